@@ -1,0 +1,105 @@
+"""Request-scoped dependencies as `Annotated` aliases: session, settings, caller, tenancy scope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.config import Settings
+from app.core.config import settings as default_settings
+from app.core.db import Database
+from app.core.errors import Forbidden, Unauthorized
+from app.models.user import User
+from app.services import auth
+from app.services.auth import Principal
+from app.services.tenancy import OwnerScope, resolve_scope
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=f"{default_settings.API_V1_STR}/login/access-token", auto_error=False
+)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="APIKeyHeader")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One request, one session, one transaction: committed on success, rolled back on error."""
+    async with get_database(request).sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For endpoints that only read with a single statement: no transaction round trips."""
+    async with get_database(request).read_sessionmaker() as session:
+        yield session
+
+
+# scope="function": the session is closed before the response is sent, so a pool sized for
+# the concurrency is never held by requests that are only writing their response.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
+
+
+async def get_current_principal(
+    session: SessionDep, settings: SettingsDep, token: TokenDep, api_key: ApiKeyDep
+) -> Principal:
+    if api_key:
+        return await auth.principal_from_api_key(session, api_key)
+    if token:
+        return await auth.principal_from_token(session, settings, token)
+    raise Unauthorized("Not authenticated")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
+
+
+def get_current_user(principal: CurrentPrincipal) -> User:
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_active_superuser(principal: CurrentPrincipal) -> User:
+    if not principal.is_superuser:
+        raise Forbidden("Not enough permissions")
+    return principal.user
+
+
+CurrentSuperuser = Annotated[User, Depends(get_current_active_superuser)]
+
+OrganizationIdQuery = Annotated[
+    uuid.UUID | None,
+    Query(description="Organization whose rows to act on; omit for your personal rows"),
+]
+
+
+async def get_owner_scope(
+    session: SessionDep, principal: CurrentPrincipal, organization_id: OrganizationIdQuery = None
+) -> OwnerScope:
+    return await resolve_scope(session, principal, organization_id)
+
+
+OwnerScopeDep = Annotated[OwnerScope, Depends(get_owner_scope)]
+
+SkipQuery = Annotated[int, Query(ge=0)]
+LimitQuery = Annotated[int, Query(ge=1, le=1000)]

@@ -1,0 +1,96 @@
+"""Tokens, password hashing and API-key digests: the only module that knows the crypto libraries."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+from app.core.config import settings
+
+# argon2 for new hashes; bcrypt still verifies older ones, which are re-hashed on login.
+pwd_context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
+
+ALLOWED_JWT_ALGORITHMS = [settings.JWT_ALGORITHM]
+API_KEY_PREFIX = "sk_"
+
+
+class InvalidTokenError(Exception):
+    pass
+
+
+def create_access_token(subject: str, expires_delta: timedelta, secret_key: str) -> str:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + expires_delta}
+    return str(jwt.encode(claims, secret_key, algorithm=settings.JWT_ALGORITHM))
+
+
+def decode_access_token(token: str, secret_key: str) -> str:
+    """Return the token's subject; the algorithm list is explicit so `none`/RS* are refused."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") not in ALLOWED_JWT_ALGORITHMS:
+            raise InvalidTokenError("algorithm not allowed")
+        claims = jwt.decode(
+            token,
+            secret_key,
+            algorithms=ALLOWED_JWT_ALGORITHMS,
+            options={"require_exp": True, "require_sub": True},
+        )
+    except JWTError as exc:
+        raise InvalidTokenError(str(exc)) from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str):
+        raise InvalidTokenError("missing subject")
+    return subject
+
+
+def hash_password(password: str) -> str:
+    return str(pwd_context.hash(password))
+
+
+def verify_password(password: str, hashed: str) -> tuple[bool, str | None]:
+    """Return (valid, new_hash) where new_hash is set when the stored hash is outdated."""
+    valid, new_hash = pwd_context.verify_and_update(password, hashed)
+    return bool(valid), new_hash
+
+
+# A real hash of a random password: verifying against it costs the same as a real user,
+# so an unknown email is not distinguishable from a wrong password by timing.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+async def hash_password_async(password: str) -> str:
+    # argon2 takes ~170 ms of CPU here; run it off the event loop.
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password: str, hashed: str | None) -> tuple[bool, str | None]:
+    if hashed is None:
+        await asyncio.to_thread(verify_password, password, _DUMMY_HASH)
+        return False, None
+    return await asyncio.to_thread(verify_password, password, hashed)
+
+
+def generate_api_key() -> tuple[str, str, str]:
+    """Return (key, display prefix, digest). Keys carry 256 bits, so a plain SHA-256 suffices."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[:10], api_key_digest(key)
+
+
+def api_key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)

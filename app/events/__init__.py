@@ -1,0 +1,1 @@
+"""Domain events (generation status, progress, results) and the bus that carries them."""

@@ -1,0 +1,1 @@
+"""Image and text providers behind one registry interface, one module per provider."""

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, over, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.models.generation_model import GenerativeModel
+
+# The public columns, in contract order; reads return plain dicts so the hot GET paths skip
+# ORM identity-map work and a second pydantic validation of rows we wrote ourselves.
+PUBLIC_COLUMNS = [
+    GenerativeModel.__table__.c[name]  # type: ignore[attr-defined]
+    for name in (
+        "id",
+        "name",
+        "icon",
+        "provider",
+        "provider_config",
+        "provider_capabilities",
+        "fallback_provider",
+        "fallback_provider_config",
+        "fallback_provider_capabilities",
+        "tool_types",
+        "recommended",
+        "beta",
+        "max_output_width",
+        "max_output_height",
+        "max_size_pixels",
+    )
+]
+_ORDER = (col(GenerativeModel.created_at), col(GenerativeModel.id))
+_LIST_QUERY = select(*PUBLIC_COLUMNS, over(func.count()).label("_total")).order_by(*_ORDER)
+_COUNT_QUERY = select(func.count()).select_from(GenerativeModel)
+
+
+class GenerationModelRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, model_id: uuid.UUID) -> GenerativeModel | None:
+        return await self.session.get(GenerativeModel, model_id)
+
+    async def get_public_row(self, model_id: uuid.UUID) -> dict[str, Any] | None:
+        result = await self.session.execute(
+            select(*PUBLIC_COLUMNS).where(col(GenerativeModel.id) == model_id)
+        )
+        row = result.mappings().first()
+        return dict(row) if row is not None else None
+
+    async def list_public_rows(self, *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        # The window count returns page and total in one round trip.
+        result = await self.session.execute(_LIST_QUERY.offset(skip).limit(limit))
+        rows = [dict(row) for row in result.mappings()]
+        if rows:
+            total = rows[0]["_total"]
+            for row in rows:
+                del row["_total"]
+            return rows, int(total)
+        count = (await self.session.execute(_COUNT_QUERY)).scalar_one()
+        return [], int(count)
+
+    async def list_all(self) -> list[GenerativeModel]:
+        result = await self.session.exec(select(GenerativeModel).order_by(*_ORDER))  # type: ignore[call-overload]
+        return list(result.all())
+
+    async def add(self, model: GenerativeModel) -> GenerativeModel:
+        self.session.add(model)
+        await self.session.flush()
+        return model
+
+    async def delete(self, model: GenerativeModel) -> None:
+        await self.session.delete(model)
+        await self.session.flush()

@@ -1,0 +1,65 @@
+"""The Sartiq tenancy rule, in one place.
+
+With `organization_id` a member sees that organization's rows; without it, only their personal
+rows (rows of no organization); superusers see everything. API keys are pinned to the
+organization (or personal space) they were created for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, true
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Forbidden
+from app.repositories.organizations import OrganizationRepository
+from app.services.auth import Principal
+
+
+@dataclass(frozen=True)
+class OwnerScope:
+    user_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    # A superuser listing without an organization filter sees every row.
+    all_rows: bool = False
+
+    def condition(self, owner_column: Any, organization_column: Any) -> ColumnElement[bool]:
+        """SQL condition selecting the rows this scope may see."""
+        if self.all_rows:
+            return true()
+        if self.organization_id is not None:
+            return organization_column == self.organization_id  # type: ignore[no-any-return]
+        return and_(organization_column.is_(None), owner_column == self.user_id)
+
+    def can_see(self, owner_id: uuid.UUID | None, organization_id: uuid.UUID | None) -> bool:
+        if self.all_rows:
+            return True
+        if self.organization_id is not None:
+            return organization_id == self.organization_id
+        return organization_id is None and owner_id == self.user_id
+
+
+async def is_member(session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return (
+        await OrganizationRepository(session).get_membership(organization_id, user_id) is not None
+    )
+
+
+async def resolve_scope(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID | None
+) -> OwnerScope:
+    user_id = principal.user.id
+    if principal.api_key is not None:
+        key_org = principal.api_key.organization_id
+        if organization_id is not None and organization_id != key_org:
+            raise Forbidden("This API key is not valid for that organization")
+        # Membership was checked when the key was resolved.
+        return OwnerScope(user_id=user_id, organization_id=key_org)
+    if organization_id is None:
+        return OwnerScope(user_id=user_id, organization_id=None, all_rows=principal.is_superuser)
+    if not principal.is_superuser and not await is_member(session, organization_id, user_id):
+        raise Forbidden()
+    return OwnerScope(user_id=user_id, organization_id=organization_id)

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core import security
+from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from app.models.user import UpdatePassword, User, UserCreate, UserUpdate, UserUpdateMe
+from app.repositories.users import UserRepository
+
+EMAIL_TAKEN = "The user with this email already exists in the system"
+
+
+async def create_user(session: AsyncSession, data: UserCreate) -> User:
+    users = UserRepository(session)
+    if await users.get_by_email(data.email) is not None:
+        raise Conflict(EMAIL_TAKEN)
+    hashed = await security.hash_password_async(data.password)
+    user = User.model_validate(
+        data, update={"hashed_password": hashed, "email": data.email.lower()}
+    )
+    return await users.add(user)
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, skip: int, limit: int, search: str | None
+) -> tuple[list[User], int]:
+    return await UserRepository(session).list_page(skip=skip, limit=limit, search=search)
+
+
+async def _ensure_email_free(session: AsyncSession, email: str, user: User) -> None:
+    existing = await UserRepository(session).get_by_email(email)
+    if existing is not None and existing.id != user.id:
+        raise Conflict(EMAIL_TAKEN)
+
+
+async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    if "email" in changes and changes["email"] is not None:
+        changes["email"] = changes["email"].lower()
+        await _ensure_email_free(session, changes["email"], user)
+    password = changes.pop("password", None)
+    if password is not None:
+        changes["hashed_password"] = await security.hash_password_async(password)
+    for field in ("email", "is_active", "is_superuser"):
+        if field in changes and changes[field] is None:
+            raise BadRequest(f"{field} cannot be null")
+    user.sqlmodel_update(changes)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def update_me(session: AsyncSession, user: User, data: UserUpdateMe) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    if "email" in changes:
+        if changes["email"] is None:
+            raise BadRequest("email cannot be null")
+        changes["email"] = changes["email"].lower()
+        await _ensure_email_free(session, changes["email"], user)
+    user.sqlmodel_update(changes)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def change_password(session: AsyncSession, user: User, data: UpdatePassword) -> None:
+    valid, _ = await security.verify_password_async(data.current_password, user.hashed_password)
+    if not valid:
+        raise BadRequest("Incorrect password")
+    if data.current_password == data.new_password:
+        raise BadRequest("New password cannot be the same as the current one")
+    user.hashed_password = await security.hash_password_async(data.new_password)
+    session.add(user)
+    await session.flush()
+
+
+async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) -> None:
+    user = await get_user(session, user_id)
+    if user.id == actor.id:
+        raise Forbidden("Super users are not allowed to delete themselves")
+    await UserRepository(session).delete(user)

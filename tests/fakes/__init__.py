@@ -1,0 +1,1 @@
+"""Local fake servers that speak external providers' real wire protocols."""
