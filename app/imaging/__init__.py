@@ -1,0 +1,1 @@
+"""Image processing building blocks (numpy / Pillow / OpenCV), shared by every image tool."""
