@@ -14,9 +14,9 @@ _C2 = (0.03 * 255) ** 2
 def _gray(image: Image.Image | NDArray[np.uint8]) -> NDArray[np.float64]:
     if isinstance(image, Image.Image):
         return np.asarray(image.convert("L"), dtype=np.float64)
-    array = np.asarray(image)
+    array = np.asarray(image, dtype=np.uint8)
     if array.ndim == 3:
-        array = cv2.cvtColor(array.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        array = np.asarray(cv2.cvtColor(array, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     return array.astype(np.float64)
 
 
@@ -30,7 +30,9 @@ def ssim(a: Image.Image | NDArray[np.uint8], b: Image.Image | NDArray[np.uint8])
         raise ValueError(f"images differ in size: {x.shape} vs {y.shape}")
 
     def blur(img: NDArray[np.float64]) -> NDArray[np.float64]:
-        return cv2.GaussianBlur(img, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+        return np.asarray(
+            cv2.GaussianBlur(img, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT), dtype=np.float64
+        )
 
     mu_x, mu_y = blur(x), blur(y)
     sigma_x = blur(x * x) - mu_x * mu_x
