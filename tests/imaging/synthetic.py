@@ -90,7 +90,7 @@ def portrait(width: int = 384, height: int = 576, *, noise: float = 3.0, seed: i
     return Portrait(Image.fromarray(img), face, top, trousers, figure)
 
 
-def textured_gradient(width: int, height: int, *, seed: int = 0) -> Image.Image:
+def textured_gradient(width: int, height: int, *, seed: int = 0, text: bool = True) -> Image.Image:
     """A diagonal colour gradient with text and mild noise."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     r = 40 + 180 * x / max(1, width - 1)
@@ -99,7 +99,8 @@ def textured_gradient(width: int, height: int, *, seed: int = 0) -> Image.Image:
     img = np.dstack([r, g, b])
     rng = np.random.default_rng(seed)
     img = np.clip(img + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
-    for i, row in enumerate(range(height // 8, height, max(12, height // 6))):
+    rows = range(height // 8, height, max(12, height // 6)) if text else range(0)
+    for i, row in enumerate(rows):
         cv2.putText(
             img,
             f"SARTIQ {i} refine",
