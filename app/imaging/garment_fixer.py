@@ -49,12 +49,26 @@ def locate_garment(
             "no garment box given and no person found to derive one from; pass options.garment_box"
         )
     person, how = found
-    return garment_box(person, family), {
+    box = _tighten_to_foreground(pixels, garment_box(person, family))
+    return box, {
         "source": "person_detection",
         "person_detector": how.value,
         "person_box": person.as_list(),
         "family": family.value,
     }
+
+
+def _tighten_to_foreground(pixels: RGB, box: Box) -> Box:
+    """Narrow the box to the columns where the figure actually is within its height band
+    (trousers are narrower than the shoulders-and-arms width of the person box); a column
+    counts when the figure fills at least 30% of it, so sleeves reaching into the band do not."""
+    band = foreground_mask(pixels[box.y0 : box.y1, box.x0 : box.x1])
+    if band.size == 0:
+        return box
+    columns = np.nonzero(band.mean(axis=0) > 0.3)[0]
+    if columns.size == 0:
+        return box
+    return Box(box.x0 + int(columns[0]), box.y0, box.x0 + int(columns[-1]) + 1, box.y1)
 
 
 def colour_fidelity(region: RGB, product: RGB) -> float:

@@ -31,26 +31,28 @@ def portrait(width: int = 384, height: int = 576, *, noise: float = 3.0, seed: i
     frontal-face cascade finds it), neck, a red top with arms, navy trousers, shoes.
     Proportions follow a ~7.5-head figure; all sizes scale with `height`."""
     u = height / 576
-    img = np.full((height, width, 3), BACKDROP, np.uint8)
-    cx = width // 2
-    fw, fh = round(90 * u), round(117 * u)
-    fcy = round(100 * u)
-    head_top = fcy - fh // 2 - round(8 * u)
 
     def p(v: float) -> int:
         return round(v * u)
 
-    top = Box(cx - p(80), fcy + fh // 2 + p(18), cx + p(80), fcy + fh // 2 + p(200))
-    trousers = Box(cx - p(62), top.y1, cx + p(62), height - p(34))
+    img = np.full((height, width, 3), BACKDROP, np.uint8)
+    cx = width // 2
+    fig_top, fig_bottom = p(20), height - p(20)
+    tall = fig_bottom - fig_top
+    fh = round(tall / 7.5 * 0.95)
+    fw = round(fh / 1.3)
+    fcy = fig_top + p(6) + fh // 2
+    head_top = fig_top
+
+    top = Box(cx - p(60), fig_top + round(0.17 * tall), cx + p(60), fig_top + round(0.52 * tall))
+    trousers = Box(cx - p(48), top.y1, cx + p(48), fig_top + round(0.95 * tall))
     # Arms, then torso, legs, shoes.
-    cv2.rectangle(img, (top.x0 - p(26), top.y0 + p(6)), (top.x0, top.y1 - p(20)), TOP, -1)
-    cv2.rectangle(img, (top.x1, top.y0 + p(6)), (top.x1 + p(26), top.y1 - p(20)), TOP, -1)
+    cv2.rectangle(img, (top.x0 - p(20), top.y0 + p(6)), (top.x0, top.y1 - p(20)), TOP, -1)
+    cv2.rectangle(img, (top.x1, top.y0 + p(6)), (top.x1 + p(20), top.y1 - p(20)), TOP, -1)
     cv2.rectangle(img, (top.x0, top.y0), (top.x1 - 1, top.y1 - 1), TOP, -1)
     cv2.rectangle(img, (trousers.x0, trousers.y0), (trousers.x1 - 1, trousers.y1 - 1), TROUSERS, -1)
     cv2.line(img, (cx, trousers.y0 + p(60)), (cx, trousers.y1), BACKDROP, max(1, p(8)))
-    cv2.rectangle(
-        img, (trousers.x0, trousers.y1), (trousers.x1 - 1, trousers.y1 + p(14)), (30, 30, 30), -1
-    )
+    cv2.rectangle(img, (trousers.x0, trousers.y1), (trousers.x1 - 1, fig_bottom), (30, 30, 30), -1)
     # Neck, hair, face.
     cv2.rectangle(img, (cx - p(15), fcy + fh // 2 - p(5)), (cx + p(15), top.y0), SKIN, -1)
     cv2.ellipse(
@@ -86,7 +88,7 @@ def portrait(width: int = 384, height: int = 576, *, noise: float = 3.0, seed: i
     if noise:
         img = np.clip(img + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
     face = Box(cx - fw // 2, fcy - fh // 2, cx + fw // 2, fcy + fh // 2)
-    figure = Box(top.x0 - p(26), head_top, top.x1 + p(26), trousers.y1 + p(14))
+    figure = Box(top.x0 - p(20), head_top, top.x1 + p(20), fig_bottom)
     return Portrait(Image.fromarray(img), face, top, trousers, figure)
 
 
