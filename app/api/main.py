@@ -1,6 +1,15 @@
 from fastapi import APIRouter
 
-from app.api.routes import api_keys, generation_models, login, organizations, users, utils
+from app.api.routes import (
+    api_keys,
+    generation_models,
+    generations,
+    login,
+    organizations,
+    predictions,
+    users,
+    utils,
+)
 
 api_router = APIRouter()
 api_router.include_router(login.router)
@@ -8,4 +17,6 @@ api_router.include_router(users.router)
 api_router.include_router(organizations.router)
 api_router.include_router(api_keys.router)
 api_router.include_router(generation_models.router)
+api_router.include_router(generations.router)
+api_router.include_router(predictions.router)
 api_router.include_router(utils.router)

@@ -4,8 +4,17 @@ Importing this package registers every table on `SQLModel.metadata` (Alembic rel
 """
 
 from app.models.api_key import ApiKey
+from app.models.generation import Generation, Prediction
 from app.models.generation_model import GenerativeModel
 from app.models.organization import Organization, OrganizationMember
 from app.models.user import User
 
-__all__ = ["ApiKey", "GenerativeModel", "Organization", "OrganizationMember", "User"]
+__all__ = [
+    "ApiKey",
+    "Generation",
+    "GenerativeModel",
+    "Organization",
+    "OrganizationMember",
+    "Prediction",
+    "User",
+]

@@ -63,8 +63,8 @@ class GenerationModelRepository:
         return [], int(count)
 
     async def list_all(self) -> list[GenerativeModel]:
-        result = await self.session.exec(select(GenerativeModel).order_by(*_ORDER))  # type: ignore[call-overload]
-        return list(result.all())
+        result = await self.session.execute(select(GenerativeModel).order_by(*_ORDER))
+        return list(result.scalars().all())
 
     async def add(self, model: GenerativeModel) -> GenerativeModel:
         self.session.add(model)
