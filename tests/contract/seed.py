@@ -54,16 +54,13 @@ _SIMPLE_TYPES = ("string(uuid)", "string", "integer", "number", "boolean")
 
 
 def _split_type(rest: str) -> tuple[str, str]:
+    """Split a table cell into (type, description); the type is blank for unions."""
     for simple in _SIMPLE_TYPES:
         if rest == simple or rest.startswith(simple + " "):
             return simple, rest[len(simple) :].strip()
-    match = re.match(r"^(Array<[^>]*>|[A-Z]\w+)(?: (.*))?$", rest)
-    if match and (
-        match.group(1).startswith("Array")
-        or (match.group(1)[0].isupper() and " " not in match.group(1))
-    ):
-        # A capitalised first word can be a type (ProviderType) or a description ("Maximum …").
-        candidate = match.group(1)
-        if candidate.startswith("Array") or candidate.endswith(("Type", "Tool", "Capability")):
-            return candidate, (match.group(2) or "").strip()
+    first, _, remainder = rest.partition(" ")
+    # A capitalised first word is a type only when it names an enum (ProviderType, …);
+    # otherwise it starts a description ("Maximum API retries …").
+    if first.startswith("Array<") or first.endswith(("Type", "Tool", "Capability")):
+        return first, remainder.strip()
     return "", rest.strip()
