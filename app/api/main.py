@@ -1,6 +1,20 @@
 from fastapi import APIRouter
 
-from app.api.routes import api_keys, generation_models, login, organizations, users, utils
+from app.api.routes import (
+    api_keys,
+    generation_models,
+    login,
+    organizations,
+    pose_presets,
+    products,
+    shooting_looks,
+    shot_types,
+    styles,
+    subjects,
+    system_prompts,
+    users,
+    utils,
+)
 
 api_router = APIRouter()
 api_router.include_router(login.router)
@@ -8,4 +22,11 @@ api_router.include_router(users.router)
 api_router.include_router(organizations.router)
 api_router.include_router(api_keys.router)
 api_router.include_router(generation_models.router)
+api_router.include_router(subjects.router)
+api_router.include_router(products.router)
+api_router.include_router(styles.router)
+api_router.include_router(shot_types.router)
+api_router.include_router(pose_presets.router)
+api_router.include_router(shooting_looks.router)
+api_router.include_router(system_prompts.router)
 api_router.include_router(utils.router)
