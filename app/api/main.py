@@ -7,6 +7,7 @@ from app.api.routes import (
     organizations,
     pose_presets,
     products,
+    prompts,
     shooting_looks,
     shot_types,
     styles,
@@ -29,4 +30,5 @@ api_router.include_router(shot_types.router)
 api_router.include_router(pose_presets.router)
 api_router.include_router(shooting_looks.router)
 api_router.include_router(system_prompts.router)
+api_router.include_router(prompts.router)
 api_router.include_router(utils.router)
