@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     # Local image paths given by users must resolve inside this directory (default: DATA_DIR).
     DATA_FILES_DIR: Path | None = None
 
+    # Untrusted images (uploads, URLs, data URLs, local paths): refused above these limits.
+    IMAGE_MAX_BYTES: int = 20 * 1024 * 1024
+    # Checked from the header before decoding, so decompression bombs are never expanded.
+    IMAGE_MAX_PIXELS: int = 50_000_000
+    IMAGE_FETCH_TIMEOUT_SECONDS: float = 15.0
+
+    # LLM backends of `ai_core` generation models (prompt enhancement and generation).
+    OPENAI_API_KEY: str | None = None
+    OPENAI_BASE_URL: str = "https://api.openai.com/v1"
+    ANTHROPIC_API_KEY: str | None = None
+    ANTHROPIC_BASE_URL: str = "https://api.anthropic.com"
+    OLLAMA_HOST: str = "http://localhost:11434"
+    # Whole-call budget of one LLM request; past it the deterministic prompt is used.
+    LLM_TIMEOUT_SECONDS: float = 30.0
+
     # Applying migrations on start keeps `make run` zero-configuration; multi-replica
     # deployments run `alembic upgrade head` once instead and turn this off.
     AUTO_MIGRATE: bool = True

@@ -72,19 +72,12 @@ async def _check_images(data: GenerationCreate, settings: Settings) -> None:
 
 
 def _check_strategy_inputs(strategy: GenerationStrategy, data: GenerationCreate) -> None:
-    if strategy == GenerationStrategy.EDITING:
-        if not data.garment_placement_base_image_url:
-            raise InvalidInput.field(
-                ["body", "garment_placement_base_image_url"],
-                "EDITING places the product onto this base image; it is required",
-                None,
-            )
-        if not (data.product_image or data.product_id):
-            raise InvalidInput.field(
-                ["body", "product_image"],
-                "EDITING needs the product to place: give product_image or product_id",
-                None,
-            )
+    if strategy == GenerationStrategy.EDITING and not data.garment_placement_base_image_url:
+        raise InvalidInput.field(
+            ["body", "garment_placement_base_image_url"],
+            "EDITING places the product onto this base image; it is required",
+            None,
+        )
     if strategy in planning.SOURCE_IMAGE_STRATEGIES and not (
         data.garment_placement_base_image_url or data.reference_images_paths
     ):
@@ -131,14 +124,20 @@ async def create_generation(
                 str(data.generative_models_id),
             )
     model = planning.select_main_model(registry, models, requested, data)
-    size = planning.output_size(model, data)
     _check_strategy_inputs(strategy, data)
+    await _check_images(data, settings)
+    # Entities are resolved here (404-free: unknown ids are 422s naming the field).
+    prompt = await resolve_prompt(session, scope, data, settings=settings)
+    size = planning.output_size(model, data, default=prompt.resolution)
     plan = [planning.step_for(registry, "main", _task, model)]
     plan += planning.post_steps(registry, models, data, size)
-    await _check_images(data, settings)
-
-    prompt = await resolve_prompt(session, scope, data, settings=settings)
     inputs = dict(prompt.inputs)
+    if strategy == GenerationStrategy.EDITING and not inputs.get("product_image"):
+        raise InvalidInput.field(
+            ["body", "product_image"],
+            "EDITING needs the product to place: give product_image, or a product with an image",
+            None,
+        )
     references = list(data.reference_images_paths)
     base_image = data.garment_placement_base_image_url
     if base_image is None and strategy in planning.SOURCE_IMAGE_STRATEGIES and references:
