@@ -105,7 +105,6 @@ class Settings(BaseSettings):
     PROVIDER_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
     # Extra provider modules imported at start (each exposes `register(registry)`).
     PROVIDER_PLUGINS: Annotated[list[str], NoDecode, BeforeValidator(_parse_cors)] = []
-    MAX_INPUT_IMAGE_BYTES: int = 25 * 1024 * 1024
 
     STORAGE_BACKEND: Literal["local", "s3"] = "local"
     # Empty means DATA_DIR/files.

@@ -1,64 +1,44 @@
-"""Input images of a prediction: user URLs through the SSRF guard, or inline data: URLs."""
+"""Input images of a generation: data URLs, guarded http(s) URLs or confined local paths."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from urllib.parse import unquote_to_bytes
+import asyncio
+import re
 
 from app.core.config import Settings
-from app.core.url_guard import FetchError, UnsafeURLError, check_url, fetch_url
+from app.core.errors import AppError
+from app.core.url_guard import FetchError, UnsafeURLError, check_url
+from app.imaging.loading import load_image as load_untrusted_image
+from app.imaging.loading import resolve_local_path
 from app.providers.base import ErrorCategory, InputImage, ProviderError
+
+_HTTP = re.compile(r"^https?:", re.IGNORECASE)
 
 
 class InputImageError(ValueError):
     pass
 
 
-def decode_data_url(url: str) -> tuple[bytes, str]:
-    header, _, payload = url.partition(",")
-    if not header.startswith("data:") or not _:
-        raise InputImageError("malformed data: URL")
-    meta = header[5:]
-    mime = meta.split(";")[0] or "application/octet-stream"
-    try:
-        data = (
-            base64.b64decode(payload, validate=True)
-            if meta.endswith(";base64")
-            else unquote_to_bytes(payload)
-        )
-    except (binascii.Error, ValueError) as exc:
-        raise InputImageError("data: URL is not valid base64") from exc
-    if not mime.startswith("image/"):
-        raise InputImageError("data: URL is not an image")
-    return data, mime
-
-
-async def check_image_reference(url: str, settings: Settings) -> None:
+async def check_image_reference(source: str, settings: Settings) -> None:
     """At creation: refuse references we will never be allowed or able to read."""
-    if url.startswith("data:"):
-        data, _ = decode_data_url(url)
-        if len(data) > settings.MAX_INPUT_IMAGE_BYTES:
-            raise InputImageError("inline image is too large")
-        return
     try:
-        await check_url(url, settings.outbound_policy)
+        if _HTTP.match(source.strip()):
+            await check_url(source.strip(), settings.outbound_policy)
+        elif source.strip().lower().startswith("data:"):
+            await load_untrusted_image(source, settings)
+        else:
+            await asyncio.to_thread(resolve_local_path, source.strip(), settings)
     except (UnsafeURLError, FetchError) as exc:
         raise InputImageError(str(exc)) from exc
+    except AppError as exc:
+        raise InputImageError(exc.detail) from exc
 
 
-async def load_image(url: str, role: str, settings: Settings) -> InputImage:
+async def load_image(source: str, role: str, settings: Settings) -> InputImage:
     try:
-        if url.startswith("data:"):
-            data, mime = decode_data_url(url)
-        else:
-            fetched = await fetch_url(
-                url, settings.outbound_policy, max_bytes=settings.MAX_INPUT_IMAGE_BYTES
-            )
-            data = fetched.content
-            mime = (fetched.content_type or "image/png").split(";")[0]
-    except (InputImageError, UnsafeURLError, FetchError) as exc:
+        loaded = await load_untrusted_image(source, settings)
+    except AppError as exc:
         raise ProviderError(
-            f"cannot load the {role} image: {exc}", ErrorCategory.INVALID_INPUT
+            f"cannot load the {role} image: {exc.detail}", ErrorCategory.INVALID_INPUT
         ) from exc
-    return InputImage(data=data, mime_type=mime, role=role)
+    return InputImage(data=loaded.data, mime_type=loaded.mime_type, role=role)

@@ -171,9 +171,15 @@ def check_size(model: GenerativeModel, width: int, height: int, fields: tuple[st
         )
 
 
-def output_size(model: GenerativeModel, data: GenerationCreate) -> PlannedSize:
-    width = data.width or min(DEFAULT_SIZE, model.max_output_width or DEFAULT_SIZE)
-    height = data.height or min(DEFAULT_SIZE, model.max_output_height or DEFAULT_SIZE)
+def output_size(
+    model: GenerativeModel, data: GenerationCreate, default: tuple[int, int] | None = None
+) -> PlannedSize:
+    default_width, default_height = default or (
+        min(DEFAULT_SIZE, model.max_output_width or DEFAULT_SIZE),
+        min(DEFAULT_SIZE, model.max_output_height or DEFAULT_SIZE),
+    )
+    width = data.width or default_width
+    height = data.height or default_height
     check_size(model, width, height, ("width", "height"))
     return PlannedSize(width, height)
 

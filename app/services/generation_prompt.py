@@ -1,8 +1,9 @@
-"""The prompt step of a generation: what the providers are asked for, resolved once at creation.
+"""The prompt step of a generation, resolved once at creation through the prompt-builder chain.
 
-It returns the final prompt, the original one, LoRAs, and the scene inputs the renderers use
-(image URLs, background, tone, framing). Kept behind this one function so the prompt-builder
-chain plugs in here without touching the rest of the pipeline.
+It returns the final prompt, the original one (before any enhancement, or the caller's own
+`generated_prompt`, used unchanged when `auto_generate_prompt` is false), LoRAs, the trace,
+and the scene inputs the providers use: image URLs (product, second product, subject cover),
+background, tone, framing and view angle of the shot type, the shooting look's resolution.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.models.generation import GenerationCreate
+from app.prompts.service import build_generation_prompt
 from app.providers.base import LoraSpec
 from app.services.tenancy import OwnerScope
 
@@ -26,88 +28,37 @@ class ResolvedPrompt:
     source: str
     loras: list[LoraSpec] = field(default_factory=list)
     trace: list[Any] = field(default_factory=list)
-    # Scene inputs for the providers: product/product2/subject image URLs, background, tone,
-    # framing, view angle, lighting, pose.
     inputs: dict[str, Any] = field(default_factory=dict)
-
-
-def _join(parts: list[str | None]) -> str:
-    return ", ".join(part.strip() for part in parts if part and part.strip())
-
-
-def _request_inputs(data: GenerationCreate) -> dict[str, Any]:
-    return {
-        "product_image": data.product_image,
-        "product2_image": data.product2_image,
-        "subject_image": None,
-        "background": data.background,
-        "tone": data.tone,
-        "framing": data.framing or data.shot_type or data.shot_type_string,
-        "view_angle": data.perspective,
-        "lighting": data.lighting,
-        "pose": data.pose,
-    }
-
-
-def _compose(data: GenerationCreate) -> str:
-    subject = _join([data.subject_lora_trigger, data.subject_description]) or "a fashion model"
-    garments = _join([data.product_description, data.product2_description])
-    scene = _join(
-        [
-            data.shot_type_string or data.shot_type or data.framing,
-            data.perspective,
-            data.pose,
-            f"{data.background} background" if data.background else None,
-            f"{data.lighting} lighting" if data.lighting else None,
-            f"{data.tone} tone" if data.tone else None,
-            data.style_description,
-        ]
-    )
-    sentence = f"Fashion e-commerce photo of {subject}"
-    if garments:
-        sentence += f" wearing {garments}"
-    if scene:
-        sentence += f", {scene}"
-    return _join([sentence, data.extra_prompt])
-
-
-def _loras(data: GenerationCreate) -> list[LoraSpec]:
-    loras = []
-    for kind in ("subject", "product", "product2", "style"):
-        slug = getattr(data, f"{kind}_slug")
-        if getattr(data, f"{kind}_lora_enabled") and slug:
-            loras.append(
-                LoraSpec(
-                    kind=kind,
-                    path=slug,
-                    scale=getattr(data, f"{kind}_lora_weight"),
-                    trigger=getattr(data, f"{kind}_lora_trigger"),
-                )
-            )
-    return loras
+    # The shooting look's resolution, the default output size when the request names none.
+    resolution: tuple[int, int] | None = None
 
 
 async def resolve_prompt(
     session: AsyncSession, scope: OwnerScope, data: GenerationCreate, *, settings: Settings
 ) -> ResolvedPrompt:
-    inputs = _request_inputs(data)
-    if not data.auto_generate_prompt and data.generated_prompt:
-        # The caller's prompt is used unchanged.
-        return ResolvedPrompt(
-            prompt=data.generated_prompt,
-            original_prompt=data.generated_prompt,
-            negative_prompt=data.negative_prompt,
-            source="request",
-            loras=_loras(data),
-            inputs=inputs,
-        )
-    composed = _compose(data)
+    built = await build_generation_prompt(session, scope, data, settings=settings)
+    ctx = built.context
+    inputs = {
+        # An image given in the request wins over the catalogue's.
+        "product_image": data.product_image or ctx.product_image_url("product"),
+        "product2_image": data.product2_image or ctx.product_image_url("product2"),
+        "subject_image": ctx.subject_image_url,
+        "background": ctx.effective_background,
+        "tone": ctx.effective_tone,
+        "framing": ctx.effective_framing,
+        "view_angle": ctx.effective_view_angle,
+        "lighting": ctx.effective_lighting,
+        "pose": data.pose,
+        "product_family": ctx.product_family,
+        "shot_type": ctx.shot_type.slug if ctx.shot_type is not None else None,
+    }
     return ResolvedPrompt(
-        prompt=composed,
-        original_prompt=data.generated_prompt or composed,
-        negative_prompt=data.negative_prompt,
-        source="request_fields",
-        loras=_loras(data),
-        trace=[{"step": "compose", "from": "request fields"}],
+        prompt=built.prompt,
+        original_prompt=built.original_prompt,
+        negative_prompt=built.negative_prompt or None,
+        source=built.source,
+        loras=list(built.loras),
+        trace=[entry.as_dict() for entry in built.trace],
         inputs=inputs,
+        resolution=ctx.resolution,
     )
