@@ -11,12 +11,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.api.main import api_router
+from app.api.rate_limit import RateLimitHeadersMiddleware
 from app.core.bootstrap import bootstrap
 from app.core.config import Settings
 from app.core.config import settings as default_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.openapi import install_openapi
+from app.core.rate_limit import RateLimiter
 
 
 def custom_generate_unique_id(route: APIRoute) -> str:
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = Database(settings)
+    app.state.rate_limiter = RateLimiter(settings)
 
     if settings.all_cors_origins:
         app.add_middleware(
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(RateLimitHeadersMiddleware)
     install_error_handlers(app)
     app.include_router(api_router, prefix=settings.API_V1_STR)
     install_openapi(app)

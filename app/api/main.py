@@ -1,11 +1,14 @@
 from fastapi import APIRouter
 
+from app.api.rate_limit import rate_limit
 from app.api.routes import api_keys, generation_models, login, organizations, users, utils
 
 api_router = APIRouter()
 api_router.include_router(login.router)
-api_router.include_router(users.router)
-api_router.include_router(organizations.router)
-api_router.include_router(api_keys.router)
+# Route groups and their budgets: settings.RATE_LIMITS. Login and the public catalogue
+# have no caller to count against.
+api_router.include_router(users.router, dependencies=[rate_limit("default")])
+api_router.include_router(organizations.router, dependencies=[rate_limit("default")])
+api_router.include_router(api_keys.router, dependencies=[rate_limit("default")])
 api_router.include_router(generation_models.router)
 api_router.include_router(utils.router)
