@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from app.api.idempotency import install_idempotency
 from app.api.main import api_router
 from app.api.rate_limit import RateLimitHeadersMiddleware
 from app.core.bootstrap import bootstrap
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RateLimitHeadersMiddleware)
+    install_idempotency(app, app.state.db)
     install_error_handlers(app)
     app.include_router(api_router, prefix=settings.API_V1_STR)
     install_openapi(app)

@@ -5,7 +5,19 @@ Importing this package registers every table on `SQLModel.metadata` (Alembic rel
 
 from app.models.api_key import ApiKey
 from app.models.generation_model import GenerativeModel
+from app.models.idempotency import IdempotencyRecord
 from app.models.organization import Organization, OrganizationMember
 from app.models.user import User
+from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
-__all__ = ["ApiKey", "GenerativeModel", "Organization", "OrganizationMember", "User"]
+__all__ = [
+    "ApiKey",
+    "GenerativeModel",
+    "IdempotencyRecord",
+    "Organization",
+    "OrganizationMember",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -4,30 +4,18 @@ by two app instances."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from app.main import create_app
+from tests.clients.apps import app_client
 from tests.conftest import make_settings, token_headers
 
 if TYPE_CHECKING:
     from tests.conftest import TestUser
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@asynccontextmanager
-async def app_client(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(database_url, AUTO_MIGRATE=False, SEED_DEFAULTS=False, **overrides)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
 
 
 async def test_limited_routes_carry_rate_limit_headers(
