@@ -20,6 +20,8 @@ from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.openapi import install_openapi
 from app.core.rate_limit import RateLimiter
+from app.events.factory import create_event_bus
+from app.services.webhook_dispatcher import WebhookDispatcher
 
 
 def custom_generate_unique_id(route: APIRoute) -> str:
@@ -32,9 +34,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bootstrap(settings, app.state.db)
+        if settings.WEBHOOK_DISPATCHER_ENABLED:
+            app.state.webhook_dispatcher.start(app.state.event_bus)
         try:
             yield
         finally:
+            await app.state.webhook_dispatcher.stop()
+            await app.state.event_bus.close()
             await app.state.db.dispose()
 
     app = FastAPI(
@@ -47,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = Database(settings)
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.event_bus = create_event_bus(settings)
+    app.state.webhook_dispatcher = WebhookDispatcher(app.state.db, settings)
 
     if settings.all_cors_origins:
         app.add_middleware(

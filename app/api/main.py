@@ -1,7 +1,15 @@
 from fastapi import APIRouter
 
 from app.api.rate_limit import rate_limit
-from app.api.routes import api_keys, generation_models, login, organizations, users, utils
+from app.api.routes import (
+    api_keys,
+    generation_models,
+    login,
+    organizations,
+    users,
+    utils,
+    webhooks,
+)
 
 api_router = APIRouter()
 api_router.include_router(login.router)
@@ -10,5 +18,6 @@ api_router.include_router(login.router)
 api_router.include_router(users.router, dependencies=[rate_limit("default")])
 api_router.include_router(organizations.router, dependencies=[rate_limit("default")])
 api_router.include_router(api_keys.router, dependencies=[rate_limit("default")])
+api_router.include_router(webhooks.router, dependencies=[rate_limit("default")])
 api_router.include_router(generation_models.router)
 api_router.include_router(utils.router)
