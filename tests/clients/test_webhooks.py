@@ -272,3 +272,23 @@ async def test_target_is_checked_again_at_delivery(database_url: str, user: Test
     assert receiver.received == []
     assert delivery["attempt_count"] == 1
     assert delivery["last_error"].startswith("URL refused")
+
+
+async def test_an_event_seen_by_two_replicas_is_delivered_once(
+    database_url: str, user: TestUser
+) -> None:
+    async with (
+        app_instance(database_url, OUTBOUND_ALLOWED_HOSTS="127.0.0.1") as (first, c),
+        app_instance(database_url) as (second, _c),
+    ):
+        hook = (await create_hook(c, user, "http://127.0.0.1:9/hook", None)).json()
+        seen = GenerationEvent(
+            type=EventType.GENERATION_COMPLETED, generation_id=uuid.uuid4(), owner_id=user.id
+        )
+        assert await first.state.webhook_dispatcher.enqueue_event(seen) == 1
+        assert await second.state.webhook_dispatcher.enqueue_event(seen) == 0
+        log = await deliveries(c, user, hook)
+        # Nothing left behind for the dispatchers of other tests.
+        await c.delete(f"/api/v1/webhooks/{hook['id']}", headers=user.headers)
+    assert log["count"] == 1
+    assert log["data"][0]["status"] == "PENDING"
