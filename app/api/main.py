@@ -4,8 +4,10 @@ from app.api.rate_limit import rate_limit
 from app.api.routes import (
     api_keys,
     generation_models,
+    generations,
     login,
     organizations,
+    predictions,
     users,
     utils,
     webhooks,
@@ -20,4 +22,6 @@ api_router.include_router(organizations.router, dependencies=[rate_limit("defaul
 api_router.include_router(api_keys.router, dependencies=[rate_limit("default")])
 api_router.include_router(webhooks.router, dependencies=[rate_limit("default")])
 api_router.include_router(generation_models.router)
+api_router.include_router(generations.router, dependencies=[rate_limit("generations")])
+api_router.include_router(predictions.router, dependencies=[rate_limit("generations")])
 api_router.include_router(utils.router)

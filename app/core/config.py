@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from limits import parse_many
-from pydantic import AnyHttpUrl, BeforeValidator, computed_field, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.url_guard import OutboundPolicy
@@ -72,6 +79,38 @@ class Settings(BaseSettings):
     AUTO_MIGRATE: bool = True
     SEED_DEFAULTS: bool = True
 
+    # --- generations: execution, storage, providers -----------------------------------
+    # Without REDIS_URL jobs run inside the API process (Taskiq in-memory broker); with it
+    # they go through a Redis stream to `python -m app.worker` processes.
+    TASK_QUEUE_NAME: str = "sartiq:generations"
+    WORKER_CONCURRENCY: int = Field(default=8, ge=1, le=1024)
+    # A running prediction holds a lease it renews every heartbeat; a lease that runs out
+    # (the worker died) makes the prediction eligible to run again.
+    GENERATION_LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    GENERATION_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
+    # How often workers look for expired leases and pending work whose message was lost.
+    GENERATION_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
+    # Pending work whose message has waited this long is enqueued again (lost messages).
+    GENERATION_PENDING_REQUEUE_SECONDS: float = Field(default=300.0, gt=0)
+    # A prediction delivered this many times without finishing is given up as an error.
+    GENERATION_MAX_DELIVERIES: int = Field(default=5, ge=1)
+    # Per provider call; a primary that takes longer counts as failed and the fallback runs.
+    PROVIDER_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
+    # Extra provider modules imported at start (each exposes `register(registry)`).
+    PROVIDER_PLUGINS: Annotated[list[str], NoDecode, BeforeValidator(_parse_cors)] = []
+    MAX_INPUT_IMAGE_BYTES: int = 25 * 1024 * 1024
+
+    STORAGE_BACKEND: Literal["local", "s3"] = "local"
+    # Empty means DATA_DIR/files.
+    FILES_DIR: Path | None = None
+    S3_BUCKET: str | None = None
+    S3_PREFIX: str = ""
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str | None = None
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: str | None = None
+    SIGNED_URL_TTL_SECONDS: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
     # Rate limits per caller (user or API key) and route group, in `limits` notation
     # ("60/minute", "1000 per hour", "10/second;100/minute"); JSON in the environment, e.g.
     # RATE_LIMITS='{"generations": "30/minute"}'. Groups not listed use "default".
@@ -115,6 +154,10 @@ class Settings(BaseSettings):
     @cached_property
     def outbound_policy(self) -> OutboundPolicy:
         return OutboundPolicy.from_entries(self.OUTBOUND_ALLOWED_HOSTS)
+
+    @property
+    def files_dir(self) -> Path:
+        return (self.FILES_DIR or self.DATA_DIR / "files").resolve()
 
     @property
     def database_url(self) -> str:

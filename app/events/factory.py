@@ -1,3 +1,5 @@
+"""The event bus a process publishes generation events on."""
+
 from __future__ import annotations
 
 from app.core.config import Settings
@@ -6,7 +8,8 @@ from app.events.replay import InProcessReplayableEventBus, ReplayableEventBus
 
 
 def create_event_bus(settings: Settings) -> ReplayableEventBus:
-    """Redis Streams when REDIS_URL is set (replicas share events), else in process."""
+    """Redis Streams when REDIS_URL is set (API replicas and workers share events), else in
+    process."""
     if settings.REDIS_URL:
         return RedisEventBus(
             settings.REDIS_URL,
