@@ -3,6 +3,7 @@ from fastapi import APIRouter
 from app.api.rate_limit import rate_limit
 from app.api.routes import (
     api_keys,
+    generation_events,
     generation_models,
     generations,
     login,
@@ -23,5 +24,6 @@ api_router.include_router(api_keys.router, dependencies=[rate_limit("default")])
 api_router.include_router(webhooks.router, dependencies=[rate_limit("default")])
 api_router.include_router(generation_models.router)
 api_router.include_router(generations.router, dependencies=[rate_limit("generations")])
+api_router.include_router(generation_events.router, dependencies=[rate_limit("default")])
 api_router.include_router(predictions.router, dependencies=[rate_limit("generations")])
 api_router.include_router(utils.router)

@@ -237,7 +237,7 @@ async def test_resend_and_ping_keep_ids_and_log_attempts(database_url: str, user
 async def test_retries_stop_when_the_window_closes(database_url: str, user: TestUser) -> None:
     with webhook_receiver(script=[500] * 50) as receiver:
         async with app_instance(
-            database_url, **{**FAST_WEBHOOKS, "WEBHOOK_RETRY_WINDOW_SECONDS": 0.3}
+            database_url, **{**FAST_WEBHOOKS, "WEBHOOK_RETRY_WINDOW_SECONDS": 1.0}
         ) as (_app, c):
             hook = (await create_hook(c, user, receiver.url, None)).json()
             await c.post(f"/api/v1/webhooks/{hook['id']}/ping", headers=user.headers)
