@@ -102,7 +102,8 @@ async def cluster(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
                 log = tmp_path / f"{name}.log"
 
                 async def ready(log: Path = log) -> bool:
-                    return "worker ready" in log.read_text(errors="replace")
+                    text = await asyncio.to_thread(log.read_text, errors="replace")
+                    return "worker ready" in text
 
                 await _wait_until(ready, STARTUP_TIMEOUT, name)
             yield {
