@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from app.providers.enums import ProviderType
 from app.providers.local import LocalProvider, local_capabilities
+from app.providers.local_image_tools import register_local_image_tools
+from app.providers.local_tools import register_local_refiners
 from app.providers.registry import ProviderRegistry, registry
 
 
@@ -14,6 +16,8 @@ def register_builtin_providers(
     target: ProviderRegistry = registry, plugins: Iterable[str] = ()
 ) -> None:
     """Idempotent: called by every process (API, workers) at start."""
+    register_local_image_tools()
+    register_local_refiners(target)
     target.register(ProviderType.LOCAL, LocalProvider, capabilities=local_capabilities())
     for module_name in plugins:
         module = importlib.import_module(module_name)
