@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.errors import AppError
 from app.imaging.analysis import GarmentAnalysis, SceneAnalysis, analyse_garment, analyse_scene
 from app.imaging.loading import LoadedImage, load_image
-from app.prompts.llm import ask, text_model
+from app.prompts.llm import ask, release_connection, text_model
 from app.providers.base import InputImage
 from app.providers.enums import GenerationTool
 from app.services import system_prompts
@@ -76,6 +76,7 @@ async def create_editing_prompt(
         system = (await system_prompts.texts(session, system_prompts.EDITING))[
             system_prompts.EDITING
         ]
+        await release_connection(session)
         answer = await ask(
             model,
             settings,

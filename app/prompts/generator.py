@@ -28,7 +28,7 @@ from app.models.prompt import PromptGenerateRequest, PromptGenerateResponse
 from app.models.prompt import PromptGenerationMode as Mode
 from app.prompts import vocabulary as V
 from app.prompts.ip import strip_ip
-from app.prompts.llm import ask, text_model
+from app.prompts.llm import ask, release_connection, text_model
 from app.providers.base import InputImage
 from app.providers.enums import GenerationTool
 from app.services import system_prompts
@@ -253,6 +253,7 @@ async def generate_prompts(
             context = "; ".join("a " + _describe_scene(scene) for scene in inputs.scenes)
             message += f"\n\nImages: {context}"
         attached = [InputImage(im.data, im.mime_type, "reference") for im in inputs.images]
+        await release_connection(session)
         answers = await asyncio.gather(
             *(
                 ask(

@@ -90,6 +90,13 @@ async def text_model(
     return TextModel(name=model.name, provider=provider)
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """End a read-only request's transaction before a slow LLM call, so the pooled database
+    connection goes back to the pool instead of waiting on the LLM (the session reconnects
+    if it is used again)."""
+    await session.commit()
+
+
 _WRAPPERS = re.compile(r"^\s*(?:(?:enhanced |final |rewritten )?prompt\s*:\s*)", re.IGNORECASE)
 
 

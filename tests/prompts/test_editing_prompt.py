@@ -105,9 +105,20 @@ async def test_local_paths_and_refusals(
 
 
 async def test_vision_llm_gets_both_images(
-    client: httpx.AsyncClient, user: User, fake_llm: FakeLLM, ai_core_model: dict[str, Any]
+    app: Any,
+    client: httpx.AsyncClient,
+    user: User,
+    fake_llm: FakeLLM,
+    ai_core_model: dict[str, Any],
 ) -> None:
-    fake_llm.reply = lambda system, _u, images: f"swap garment ({images} images; {system[:40]})"
+    pool = app.state.db.engine.sync_engine.pool
+    held: list[int] = []
+
+    def reply(system: str | None, _user: str, images: int) -> str:
+        held.append(pool.checkedout())
+        return f"swap garment ({images} images; {(system or '')[:40]})"
+
+    fake_llm.reply = reply
     body = {
         "base_image": encode(base_photo()),
         "reference_image": encode(product_shot((25, 35, 80))),
@@ -116,6 +127,8 @@ async def test_vision_llm_gets_both_images(
     data = r.json()
     assert data["source"] == "llm"
     assert data["prompt"].startswith("swap garment (2 images; You write instructions")
+    # The database connection is back in the pool while the LLM works.
+    assert held == [0]
     fake_llm.mode = "error"
     r = await client.post(URL, json=body, headers=user.headers)
     assert (r.json()["source"], r.json()["llm_error"]) == ("analysis", "provider_error")

@@ -124,7 +124,9 @@ async def create_prompt_for_generation(
     scope = await service.resolve_request_scope(
         session, principal, organization_id, generation_data.organization_id
     )
-    built = await service.create_for_generation(session, scope, generation_data, settings=settings)
+    built = await service.create_for_generation(
+        session, scope, generation_data, settings=settings, release_connection=True
+    )
     first = next(iter(built.values()))
     return {
         "prompts": {key: value.as_dict() for key, value in built.items()},
