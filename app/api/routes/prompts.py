@@ -118,9 +118,12 @@ async def create_prompt_for_generation(
 ) -> Any:
     """Generate an optimized prompt directly from GenerationCreate data.
 
-    Entity ids and slugs are resolved (descriptions filled in when missing) and the builder
-    chain runs once per requested shot type. `auto_generate_prompt: false` with a
-    `generated_prompt` returns that prompt unchanged."""
+    This endpoint takes a GenerationCreate instance and enriches it with data from the database if entity IDs are provided but descriptions are missing. It then builds a prompt for it.
+
+    Args: session: The database session current_user: The current authenticated user generation_data: A GenerationCreate instance with prompt data prompt_builder: The prompt builder instance
+
+    Returns: A dictionary with AI-crafted prompts for the specified shot type(s)
+    """
     scope = await service.resolve_request_scope(
         session, principal, organization_id, generation_data.organization_id
     )
@@ -202,7 +205,15 @@ async def create_editing_prompt(
 ) -> Any:
     """Generate an optimized prompt for garment placement strategy (editing) generations.
 
-    The images can be base64 data URLs, http(s) URLs or paths under DATA_FILES_DIR."""
+    It analyzes a base image (model wearing a garment) and a reference image (garment to be
+    placed): with a vision-capable `ai_core` generation model both images go to that LLM;
+    otherwise a local analyser (reference colours in words, pattern vs solid, light/dark;
+    base orientation and framing) fills a garment-placement template. `source` says which.
+
+    The images can be provided in multiple formats: - Base64 data URLs (e.g., "data:image/jpeg;base64,...") - HTTP/HTTPS URLs - Local file paths (relative to DATA_FILES_DIR or absolute, inside it)
+
+    Returns: A dictionary containing the generated prompt for garment placement
+    """
     return await editing.create_editing_prompt(
         session, settings, request.base_image, request.reference_image
     )
