@@ -391,3 +391,35 @@ async def test_concurrent_duplicate_slug_is_a_conflict(app: Any, user: User) -> 
         with pytest.raises(DuplicateRow):
             await repo.save(Style(name="B", slug="race", owner_id=user.id))
         await session.rollback()
+
+
+async def test_deleting_referenced_rows(client: httpx.AsyncClient, user: User) -> None:
+    product = (
+        await client.post(f"{API}/products/", json={"name": "Gone"}, headers=user.headers)
+    ).json()
+    look = (
+        await client.post(
+            f"{API}/shooting-looks/",
+            json={"name": "L", "main_product_id": product["id"]},
+            headers=user.headers,
+        )
+    ).json()
+    shot = (
+        await client.post(
+            f"{API}/shot-types/", json={"name": "Mine", "framing": "Detail"}, headers=user.headers
+        )
+    ).json()
+    pose = (
+        await client.post(
+            f"{API}/pose-presets/",
+            json={"name": "P", "shot_type_id": shot["id"]},
+            headers=user.headers,
+        )
+    ).json()
+    await client.delete(f"{API}/products/{product['id']}", headers=user.headers)
+    r = await client.get(f"{API}/shooting-looks/{look['id']}", headers=user.headers)
+    assert r.json()["main_product_id"] is None
+    # A shot type's pose presets go with it.
+    await client.delete(f"{API}/shot-types/{shot['id']}", headers=user.headers)
+    r = await client.get(f"{API}/pose-presets/{pose['id']}", headers=user.headers)
+    assert r.status_code == 404
