@@ -12,6 +12,7 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
 )
+from app.api.responses import OrjsonResponse
 from app.models.generation import GenerationCreate
 from app.models.prompt import (
     ComposedPromptResponse,
@@ -131,11 +132,14 @@ async def create_prompt_for_generation(
         session, scope, generation_data, settings=settings, release_connection=True
     )
     first = next(iter(built.values()))
-    return {
-        "prompts": {key: value.as_dict() for key, value in built.items()},
-        "shot_types": list(built),
-        "loras": [service.lora_dict(spec) for spec in first.loras],
-    }
+    # Plain JSON types only: orjson skips FastAPI's generic (and slow) encoder.
+    return OrjsonResponse(
+        {
+            "prompts": {key: value.as_dict() for key, value in built.items()},
+            "shot_types": list(built),
+            "loras": [service.lora_dict(spec) for spec in first.loras],
+        }
+    )
 
 
 @router.post("/compose", summary="Compose Prompt")
