@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from app.core.config import Settings
 from app.imaging.analysis import analyse_garment, analyse_scene
+from app.main import create_app
 from tests.conftest import TestUser as User
 from tests.fakes.llm import FakeLLM
 
@@ -105,13 +106,17 @@ async def test_local_paths_and_refusals(
 
 
 async def test_vision_llm_gets_both_images(
-    app: Any,
+    settings: Settings,
     client: httpx.AsyncClient,
     user: User,
     fake_llm: FakeLLM,
     ai_core_model: dict[str, Any],
 ) -> None:
-    pool = app.state.db.engine.sync_engine.pool
+    # An app instance of its own, without the shared app's background jobs, so its pool
+    # shows exactly the connections this request holds.
+    quiet_app = create_app(settings)
+    pool = quiet_app.state.db.engine.sync_engine.pool
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=quiet_app), base_url="http://test")
     held: list[int] = []
 
     def reply(system: str | None, _user: str, images: int) -> str:
@@ -132,6 +137,8 @@ async def test_vision_llm_gets_both_images(
     fake_llm.mode = "error"
     r = await client.post(URL, json=body, headers=user.headers)
     assert (r.json()["source"], r.json()["llm_error"]) == ("analysis", "provider_error")
+    await client.aclose()
+    await quiet_app.state.db.dispose()
 
 
 @pytest.mark.parametrize("field", ["base_image", "reference_image"])
