@@ -186,6 +186,15 @@ async def download(url: str, *, settings: Settings, what: str) -> bytes:
     return await with_retries(once, RetryPolicy.from_settings(settings))
 
 
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from an image's header (no pixel decoding), None if unreadable."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width, image.height
+    except (UnidentifiedImageError, OSError):
+        return None
+
+
 def _inspect(data: bytes) -> tuple[str, int, int]:
     with Image.open(io.BytesIO(data)) as image:
         image.verify()

@@ -10,6 +10,7 @@ import pytest
 from app.core.config import Settings
 from tests.conftest import make_settings
 from tests.fakes.fal import FAL_KEY, FakeFal
+from tests.fakes.freepik import FREEPIK_KEY, FakeFreepik
 from tests.fakes.server import serve
 
 SettingsFactory = Callable[..., Settings]
@@ -56,3 +57,25 @@ def fake_fal(_fal_server: FakeFal) -> Iterator[FakeFal]:
 @pytest.fixture
 def fal_settings(fake_fal: FakeFal, provider_settings: SettingsFactory) -> Settings:
     return provider_settings(FAL_KEY=FAL_KEY, FAL_QUEUE_URL=fake_fal.base_url)
+
+
+@pytest.fixture(scope="session")
+def _freepik_server() -> Iterator[FakeFreepik]:
+    fake = FakeFreepik()
+    with serve(fake.app()) as url:
+        fake.base_url = url
+        yield fake
+
+
+@pytest.fixture
+def fake_freepik(_freepik_server: FakeFreepik) -> Iterator[FakeFreepik]:
+    _freepik_server.reset()
+    try:
+        yield _freepik_server
+    finally:
+        _freepik_server.control.released.set()
+
+
+@pytest.fixture
+def freepik_settings(fake_freepik: FakeFreepik, provider_settings: SettingsFactory) -> Settings:
+    return provider_settings(FREEPIK_API_KEY=FREEPIK_KEY, FREEPIK_BASE_URL=fake_freepik.base_url)

@@ -245,6 +245,9 @@ async def test_secrets_and_images_are_not_logged(
         await standard(fal_settings).run(
             ProviderRequest(task=T2I, prompt="x", images=[InputImage(image, "image/png")])
         )
+    fake_fal.control.mode = "normal"
+    await standard(fal_settings).run(ProviderRequest(task=T2I, prompt="x"))
     text = caplog.text
+    assert "submitted to" in text  # the success path did log
     assert "fal-key-secret" not in text
     assert base64.b64encode(image).decode()[:40] not in text
