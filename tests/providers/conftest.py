@@ -11,6 +11,7 @@ from app.core.config import Settings
 from tests.conftest import make_settings
 from tests.fakes.fal import FAL_KEY, FakeFal
 from tests.fakes.freepik import FREEPIK_KEY, FakeFreepik
+from tests.fakes.gemini import GEMINI_KEY, FakeGemini
 from tests.fakes.server import serve
 
 SettingsFactory = Callable[..., Settings]
@@ -79,3 +80,25 @@ def fake_freepik(_freepik_server: FakeFreepik) -> Iterator[FakeFreepik]:
 @pytest.fixture
 def freepik_settings(fake_freepik: FakeFreepik, provider_settings: SettingsFactory) -> Settings:
     return provider_settings(FREEPIK_API_KEY=FREEPIK_KEY, FREEPIK_BASE_URL=fake_freepik.base_url)
+
+
+@pytest.fixture(scope="session")
+def _gemini_server() -> Iterator[FakeGemini]:
+    fake = FakeGemini()
+    with serve(fake.app()) as url:
+        fake.base_url = url
+        yield fake
+
+
+@pytest.fixture
+def fake_gemini(_gemini_server: FakeGemini) -> Iterator[FakeGemini]:
+    _gemini_server.reset()
+    try:
+        yield _gemini_server
+    finally:
+        _gemini_server.control.released.set()
+
+
+@pytest.fixture
+def gemini_settings(fake_gemini: FakeGemini, provider_settings: SettingsFactory) -> Settings:
+    return provider_settings(GEMINI_API_KEY=GEMINI_KEY, GEMINI_BASE_URL=fake_gemini.base_url)
