@@ -35,3 +35,23 @@ def test_every_external_provider_is_registered(provider_settings: SettingsFactor
     assert provider.config.fal_app_id == "fal-ai/flux-lora"
     with pytest.raises(ValidationError):
         registry.create(ProviderType.FREEPIK_MAGNIFIC, {"creativity": 11})
+
+
+def test_seeded_external_models_match_their_clients(provider_settings: SettingsFactory) -> None:
+    from app.providers.defaults import default_generation_models
+
+    registry = ProviderRegistry()
+    register_external_providers(registry, provider_settings())
+    seeded = {model.provider: model for model in default_generation_models()}
+    for provider_type in (
+        ProviderType.FAL_STANDARD,
+        ProviderType.FAL_SHOOTIFY_REFINER,
+        ProviderType.VERTEX,
+        ProviderType.FREEPIK_MAGNIFIC,
+        ProviderType.FREEPIK_MAGNIFIC_PRECISION,
+        ProviderType.NANO_BANANA_UPSCALER,
+    ):
+        model = seeded[provider_type]
+        assert model.beta and not model.recommended
+        assert set(model.provider_capabilities or []) == set(registry.capabilities(provider_type))
+        registry.create(provider_type, model.provider_config)  # the stored config is valid
