@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=settings.PROJECT_NAME,
         version="0.1.0",
         openapi_url=f"{settings.API_V1_STR}/openapi.json",
+        # One schema per model for input and output, named as in the contract.
+        separate_input_output_schemas=False,
         generate_unique_id_function=custom_generate_unique_id,
         lifespan=lifespan,
     )

@@ -177,6 +177,8 @@ _USER_HASH: str | None = None
 
 @dataclass
 class TestUser:
+    __test__ = False  # a fixture value, not a test class
+
     user: User
     headers: dict[str, str]
     password: str = USER_PASSWORD

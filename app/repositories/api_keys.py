@@ -61,6 +61,6 @@ class ApiKeyRepository:
         return key
 
     async def touch(self, key_id: uuid.UUID, when: datetime) -> None:
-        await self.session.execute(
+        await self.session.exec(
             update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=when)
         )

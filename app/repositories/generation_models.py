@@ -3,8 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, over, select
+from sqlalchemy import Select, func, over, select
+from sqlalchemy.engine import Result
 from sqlmodel import col
+from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models.generation_model import GenerativeModel
@@ -43,8 +45,14 @@ class GenerationModelRepository:
     async def get(self, model_id: uuid.UUID) -> GenerativeModel | None:
         return await self.session.get(GenerativeModel, model_id)
 
+    async def _rows(self, query: Select[Any]) -> Result[Any]:
+        # Core-level execution: these reads want plain rows, not ORM entities.
+        connection = await self.session.connection()
+        result: Result[Any] = await connection.execute(query)
+        return result
+
     async def get_public_row(self, model_id: uuid.UUID) -> dict[str, Any] | None:
-        result = await self.session.execute(
+        result = await self._rows(
             select(*PUBLIC_COLUMNS).where(col(GenerativeModel.id) == model_id)
         )
         row = result.mappings().first()
@@ -52,18 +60,18 @@ class GenerationModelRepository:
 
     async def list_public_rows(self, *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         # The window count returns page and total in one round trip.
-        result = await self.session.execute(_LIST_QUERY.offset(skip).limit(limit))
+        result = await self._rows(_LIST_QUERY.offset(skip).limit(limit))
         rows = [dict(row) for row in result.mappings()]
         if rows:
             total = rows[0]["_total"]
             for row in rows:
                 del row["_total"]
             return rows, int(total)
-        count = (await self.session.execute(_COUNT_QUERY)).scalar_one()
+        count = (await self._rows(_COUNT_QUERY)).scalar_one()
         return [], int(count)
 
     async def list_all(self) -> list[GenerativeModel]:
-        result = await self.session.exec(select(GenerativeModel).order_by(*_ORDER))  # type: ignore[call-overload]
+        result = await self.session.exec(select_model(GenerativeModel).order_by(*_ORDER))
         return list(result.all())
 
     async def add(self, model: GenerativeModel) -> GenerativeModel:

@@ -16,7 +16,7 @@ from app.models.generation_model import (
 )
 from app.providers.configs import parse_provider_config
 from app.providers.enums import ProviderType
-from app.repositories.generation_models import GenerationModelRepository
+from app.repositories.generation_models import PUBLIC_COLUMNS, GenerationModelRepository
 
 NOT_FOUND = "Generation model not found"
 
@@ -117,5 +117,4 @@ async def list_public(
 
 
 def public_dict(model: GenerativeModel) -> dict[str, Any]:
-    data = model.model_dump(mode="json", exclude={"created_at", "updated_at"})
-    return data
+    return {column.name: getattr(model, column.name) for column in PUBLIC_COLUMNS}

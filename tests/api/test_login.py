@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from jose import jwt
+
+from app.core import security
+from app.core.config import Settings
+from tests.conftest import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, UserFactory, token_headers
+
+LOGIN = "/api/v1/login/access-token"
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post(LOGIN, data={"username": email, "password": password})
+
+
+async def test_login_returns_bearer_token(client: httpx.AsyncClient) -> None:
+    r = await login(client, SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
+    me = await client.post(
+        "/api/v1/login/test-token", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["email"] == SUPERUSER_EMAIL
+    assert "hashed_password" not in me.json()
+
+
+async def test_login_email_is_case_insensitive(client: httpx.AsyncClient) -> None:
+    r = await login(client, SUPERUSER_EMAIL.upper(), SUPERUSER_PASSWORD)
+    assert r.status_code == 200
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_answer(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_verify = security.verify_password
+
+    def counting_verify(password: str, hashed: str) -> tuple[bool, str | None]:
+        calls.append(hashed)
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(security, "verify_password", counting_verify)
+    wrong = await login(client, SUPERUSER_EMAIL, "not-the-password")
+    unknown = await login(client, "nobody@example.com", "whatever-password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": "Incorrect email or password"}
+    # Both paths pay for one full password verification, so timing does not reveal accounts.
+    assert len(calls) == 2
+
+
+async def test_inactive_user_cannot_log_in(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    user = await make_user(active=False)
+    r = await login(client, user.email, user.password)
+    assert r.status_code == 400
+    assert r.json() == {"detail": "Inactive user"}
+
+
+async def test_login_form_requires_fields(client: httpx.AsyncClient) -> None:
+    r = await client.post(LOGIN, data={"username": "a@example.com"})
+    assert r.status_code == 422
+
+
+async def test_password_verification_does_not_block_the_event_loop(
+    client: httpx.AsyncClient,
+) -> None:
+    login_task = asyncio.create_task(login(client, SUPERUSER_EMAIL, SUPERUSER_PASSWORD))
+    await asyncio.sleep(0.01)
+    health = await client.get("/api/v1/utils/health-check/")
+    assert health.status_code == 200
+    # argon2 runs in a thread: the health check is answered while the login still hashes.
+    assert not login_task.done()
+    assert (await login_task).status_code == 200
+
+
+async def test_bcrypt_hash_is_accepted_and_upgraded(
+    client: httpx.AsyncClient, app: Any, make_user: UserFactory
+) -> None:
+    from passlib.hash import bcrypt
+
+    from app.models.user import User
+
+    user = await make_user()
+    async with app.state.db.sessionmaker() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        row.hashed_password = bcrypt.hash(user.password)
+        session.add(row)
+        await session.commit()
+    assert (await login(client, user.email, user.password)).status_code == 200
+    async with app.state.db.sessionmaker() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        assert row.hashed_password.startswith("$argon2")
+
+
+async def test_no_credentials(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/users/me")
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Not authenticated"}
+
+
+def _forge(claims: dict[str, Any], key: str, algorithm: str) -> str:
+    return str(jwt.encode(claims, key, algorithm=algorithm))
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["none", "hs512", "bad_signature", "expired", "no_exp", "no_sub", "garbage", "unknown_user"],
+)
+async def test_bad_tokens_are_rejected(
+    client: httpx.AsyncClient, settings: Settings, make_user: UserFactory, case: str
+) -> None:
+    import json
+
+    user = await make_user()
+    future = datetime.now(UTC) + timedelta(minutes=5)
+    claims: dict[str, Any] = {"sub": str(user.id), "exp": future}
+    key = settings.secret_key
+    if case == "none":
+        header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        payload = _b64(json.dumps({"sub": str(user.id), "exp": int(future.timestamp())}).encode())
+        token = f"{header}.{payload}."
+    elif case == "hs512":
+        token = _forge(claims, key, "HS512")
+    elif case == "bad_signature":
+        token = _forge(claims, "another-key-" + "y" * 32, "HS256")
+    elif case == "expired":
+        token = _forge(
+            {"sub": str(user.id), "exp": datetime.now(UTC) - timedelta(seconds=5)}, key, "HS256"
+        )
+    elif case == "no_exp":
+        token = _forge({"sub": str(user.id)}, key, "HS256")
+    elif case == "no_sub":
+        token = _forge({"exp": future}, key, "HS256")
+    elif case == "unknown_user":
+        token = _forge({"sub": str(uuid.uuid4()), "exp": future}, key, "HS256")
+    else:
+        token = "not-a-token"
+    r = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Could not validate credentials"}
+
+
+async def test_valid_minted_token_works(
+    client: httpx.AsyncClient, settings: Settings, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    r = await client.get("/api/v1/users/me", headers=token_headers(settings, user.id))
+    assert r.status_code == 200
+    assert r.json()["id"] == str(user.id)

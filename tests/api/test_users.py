@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.conftest import TestUser, UserFactory
+
+USERS = "/api/v1/users/"
+
+
+async def test_read_and_update_me(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.get("/api/v1/users/me", headers=user.headers)
+    assert r.status_code == 200
+    assert r.json()["email"] == user.email
+    r = await client.patch(
+        "/api/v1/users/me", json={"full_name": "Ada Lovelace"}, headers=user.headers
+    )
+    assert r.status_code == 200
+    assert r.json()["full_name"] == "Ada Lovelace"
+
+
+async def test_update_me_cannot_take_another_email(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    a, b = await make_user(), await make_user()
+    r = await client.patch("/api/v1/users/me", json={"email": b.email}, headers=a.headers)
+    assert r.status_code == 409
+
+
+async def test_update_me_cannot_escalate(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.patch("/api/v1/users/me", json={"is_superuser": True}, headers=user.headers)
+    assert r.status_code == 200
+    assert r.json()["is_superuser"] is False
+
+
+async def test_update_me_rejects_bad_email(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.patch("/api/v1/users/me", json={"email": "not-an-email"}, headers=user.headers)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "email"]
+
+
+async def test_change_password(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.patch(
+        "/api/v1/users/me/password",
+        json={"current_password": "wrong-password", "new_password": "another-password"},
+        headers=user.headers,
+    )
+    assert r.status_code == 400
+    r = await client.patch(
+        "/api/v1/users/me/password",
+        json={"current_password": user.password, "new_password": "another-password"},
+        headers=user.headers,
+    )
+    assert r.status_code == 200
+    login = await client.post(
+        "/api/v1/login/access-token", data={"username": user.email, "password": "another-password"}
+    )
+    assert login.status_code == 200
+
+
+async def test_superuser_user_crud(client: httpx.AsyncClient, superuser: TestUser) -> None:
+    email = f"new-{uuid.uuid4().hex[:8]}@example.com"
+    r = await client.post(
+        USERS, json={"email": email, "password": "a-long-password"}, headers=superuser.headers
+    )
+    assert r.status_code == 201
+    created = r.json()
+    assert (
+        created["email"] == email and "password" not in created and "hashed_password" not in created
+    )
+    r = await client.post(
+        USERS, json={"email": email, "password": "a-long-password"}, headers=superuser.headers
+    )
+    assert r.status_code == 409
+
+    r = await client.get(USERS, params={"search": email}, headers=superuser.headers)
+    assert r.status_code == 200
+    assert r.json()["count"] == 1 and r.json()["data"][0]["id"] == created["id"]
+
+    r = await client.patch(
+        f"{USERS}{created['id']}", json={"full_name": "Changed"}, headers=superuser.headers
+    )
+    assert r.status_code == 200 and r.json()["full_name"] == "Changed"
+    r = await client.get(f"{USERS}{created['id']}", headers=superuser.headers)
+    assert r.status_code == 200
+
+    r = await client.delete(f"{USERS}{created['id']}", headers=superuser.headers)
+    assert r.status_code == 200 and r.json() == {"message": "User deleted successfully"}
+    r = await client.get(f"{USERS}{created['id']}", headers=superuser.headers)
+    assert r.status_code == 404
+
+
+async def test_user_list_pagination(
+    client: httpx.AsyncClient, superuser: TestUser, make_user: UserFactory
+) -> None:
+    for _ in range(3):
+        await make_user()
+    r = await client.get(USERS, params={"skip": 0, "limit": 2}, headers=superuser.headers)
+    body = r.json()
+    assert len(body["data"]) == 2
+    assert body["count"] >= 4
+    assert (
+        await client.get(USERS, params={"limit": 0}, headers=superuser.headers)
+    ).status_code == 422
+    assert (
+        await client.get(USERS, params={"skip": -1}, headers=superuser.headers)
+    ).status_code == 422
+
+
+async def test_superuser_cannot_delete_self(client: httpx.AsyncClient, superuser: TestUser) -> None:
+    r = await client.delete(f"{USERS}{superuser.id}", headers=superuser.headers)
+    assert r.status_code == 403
+
+
+async def test_normal_user_cannot_use_admin_routes(
+    client: httpx.AsyncClient, user: TestUser, make_user: UserFactory
+) -> None:
+    other = await make_user()
+    forbidden = {"detail": "Not enough permissions"}
+    for method, url, body in [
+        ("GET", USERS, None),
+        ("POST", USERS, {"email": "x@example.com", "password": "a-long-password"}),
+        ("GET", f"{USERS}{other.id}", None),
+        ("PATCH", f"{USERS}{other.id}", {"full_name": "x"}),
+        ("DELETE", f"{USERS}{other.id}", None),
+    ]:
+        r = await client.request(method, url, json=body, headers=user.headers)
+        assert r.status_code == 403, (method, url)
+        assert r.json() == forbidden
+
+
+async def test_user_reads_self_by_id(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.get(f"{USERS}{user.id}", headers=user.headers)
+    assert r.status_code == 200
+
+
+async def test_unknown_and_malformed_ids(client: httpx.AsyncClient, superuser: TestUser) -> None:
+    assert (
+        await client.get(f"{USERS}{uuid.uuid4()}", headers=superuser.headers)
+    ).status_code == 404
+    r = await client.get(f"{USERS}not-a-uuid", headers=superuser.headers)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["path", "user_id"]
+
+
+async def test_create_user_validates_body(client: httpx.AsyncClient, superuser: TestUser) -> None:
+    r = await client.post(
+        USERS, json={"email": "ok@example.com", "password": "short"}, headers=superuser.headers
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "password"]
