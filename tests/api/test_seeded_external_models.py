@@ -9,11 +9,7 @@ async def test_seeded_external_models_are_listed(client: httpx.AsyncClient) -> N
     r = await client.get("/api/v1/generation-models/", params={"limit": 100})
     assert r.status_code == 200, r.text
     # Other tests add models of the same providers: the seeded ones name their credentials.
-    by_provider = {
-        m["provider"]: m
-        for m in r.json()["data"]
-        if "(needs " in m["name"]
-    }
+    by_provider = {m["provider"]: m for m in r.json()["data"] if "(needs " in m["name"]}
     for provider, config_key in (
         ("fal_standard", "fal_app_id"),
         ("fal_shootify_refiner", "fal_app_id"),
