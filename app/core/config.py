@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BeforeValidator, computed_field, model_validator
+from pydantic import AnyHttpUrl, BeforeValidator, Field, computed_field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.url_guard import OutboundPolicy
@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     # Local image paths given by users must resolve inside this directory (default: DATA_DIR).
     DATA_FILES_DIR: Path | None = None
 
+    # Untrusted images (uploads, URLs, data URLs, local paths): refused above these limits.
+    IMAGE_MAX_BYTES: int = 20 * 1024 * 1024
+    # Checked from the header before decoding, so decompression bombs are never expanded.
+    IMAGE_MAX_PIXELS: int = 50_000_000
+    IMAGE_FETCH_TIMEOUT_SECONDS: float = 15.0
+
+    # LLM backends of `ai_core` generation models (prompt enhancement and generation).
+    OPENAI_API_KEY: str | None = None
+    OPENAI_BASE_URL: str = "https://api.openai.com/v1"
+    ANTHROPIC_API_KEY: str | None = None
+    ANTHROPIC_BASE_URL: str = "https://api.anthropic.com"
+    OLLAMA_HOST: str = "http://localhost:11434"
+    # Whole-call budget of one LLM request; past it the deterministic prompt is used.
+    LLM_TIMEOUT_SECONDS: float = 30.0
+
     # Applying migrations on start keeps `make run` zero-configuration; multi-replica
     # deployments run `alembic upgrade head` once instead and turn this off.
     AUTO_MIGRATE: bool = True
@@ -94,7 +109,7 @@ class Settings(BaseSettings):
     # One HTTP request to a provider API (submit, poll, download, generateContent).
     PROVIDER_REQUEST_TIMEOUT_SECONDS: float = 120.0
     # A whole remote job (queue wait + processing) before we give up and fall back.
-    PROVIDER_JOB_TIMEOUT_SECONDS: float = 900.0
+    PROVIDER_JOB_TIMEOUT_SECONDS: float = 540.0
     # Polling of queue/task APIs: starts at the interval, grows by 1.5x up to the maximum.
     PROVIDER_POLL_INTERVAL_SECONDS: float = 1.0
     PROVIDER_POLL_MAX_INTERVAL_SECONDS: float = 10.0
@@ -104,6 +119,37 @@ class Settings(BaseSettings):
     PROVIDER_RETRY_MAX_DELAY_SECONDS: float = 20.0
     # Provider result images are provider-controlled URLs: cap what we accept.
     PROVIDER_MAX_DOWNLOAD_BYTES: int = 60 * 1024 * 1024
+
+    # --- generations: execution, storage, providers -----------------------------------
+    # Without REDIS_URL jobs run inside the API process (Taskiq in-memory broker); with it
+    # they go through a Redis stream to `python -m app.worker` processes.
+    TASK_QUEUE_NAME: str = "sartiq:generations"
+    WORKER_CONCURRENCY: int = Field(default=8, ge=1, le=1024)
+    # A running prediction holds a lease it renews every heartbeat; a lease that runs out
+    # (the worker died) makes the prediction eligible to run again.
+    GENERATION_LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    GENERATION_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
+    # How often workers look for expired leases and pending work whose message was lost.
+    GENERATION_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
+    # Pending work whose message has waited this long is enqueued again (lost messages).
+    GENERATION_PENDING_REQUEUE_SECONDS: float = Field(default=300.0, gt=0)
+    # A prediction delivered this many times without finishing is given up as an error.
+    GENERATION_MAX_DELIVERIES: int = Field(default=5, ge=1)
+    # Per provider call; a primary that takes longer counts as failed and the fallback runs.
+    PROVIDER_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
+    # Extra provider modules imported at start (each exposes `register(registry)`).
+    PROVIDER_PLUGINS: Annotated[list[str], NoDecode, BeforeValidator(_parse_cors)] = []
+
+    STORAGE_BACKEND: Literal["local", "s3"] = "local"
+    # Empty means DATA_DIR/files.
+    FILES_DIR: Path | None = None
+    S3_BUCKET: str | None = None
+    S3_PREFIX: str = ""
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str | None = None
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: str | None = None
+    SIGNED_URL_TTL_SECONDS: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -120,6 +166,10 @@ class Settings(BaseSettings):
     @cached_property
     def outbound_policy(self) -> OutboundPolicy:
         return OutboundPolicy.from_entries(self.OUTBOUND_ALLOWED_HOSTS)
+
+    @property
+    def files_dir(self) -> Path:
+        return (self.FILES_DIR or self.DATA_DIR / "files").resolve()
 
     @property
     def database_url(self) -> str:
