@@ -44,7 +44,9 @@ class GeminiTextProvider(TextProvider):
         seed: int | None = None,
         max_tokens: int | None = None,
     ) -> str:
-        client = genai_client(self.settings, self.credentials)
+        # Same budget as the other LLM backends.
+        timeout = self.settings.LLM_TIMEOUT_SECONDS
+        client = genai_client(self.settings, self.credentials, timeout)
         contents: list[Any] = [image_part(image) for image in images or []]
         contents.append(prompt)
         config = types.GenerateContentConfig(
@@ -61,6 +63,7 @@ class GeminiTextProvider(TextProvider):
             config=config,
             settings=self.settings,
             what=f"gemini {self.config.model}",
+            timeout=timeout,
         )
         text = reply_text(response).strip()
         if not text:

@@ -47,10 +47,13 @@ def image_size_for(long_side: int) -> str:
     return "1K" if long_side <= 1024 else "2K" if long_side <= 2048 else "4K"
 
 
-def genai_client(settings: Settings, credentials: Credentials | None = None) -> genai.Client:
-    """The client for these settings (cached: building one creates SSL contexts)."""
+def genai_client(
+    settings: Settings, credentials: Credentials | None = None, timeout: float | None = None
+) -> genai.Client:
+    """The client for these settings (cached: building one creates SSL contexts); `timeout`
+    (seconds, per request) defaults to PROVIDER_REQUEST_TIMEOUT_SECONDS."""
     http = get_http_client()
-    timeout_ms = max(1, int(settings.PROVIDER_REQUEST_TIMEOUT_SECONDS * 1000))
+    timeout_ms = max(1, int((timeout or settings.PROVIDER_REQUEST_TIMEOUT_SECONDS) * 1000))
     vertex = bool(settings.VERTEX_PROJECT)
     if not vertex and not settings.GEMINI_API_KEY:
         raise ProviderError(
@@ -126,7 +129,10 @@ async def generate_content(
     config: types.GenerateContentConfig,
     settings: Settings,
     what: str,
+    timeout: float | None = None,
 ) -> types.GenerateContentResponse:
+    timeout = timeout or settings.PROVIDER_REQUEST_TIMEOUT_SECONDS
+
     async def once() -> types.GenerateContentResponse:
         try:
             return await client.aio.models.generate_content(
@@ -136,7 +142,7 @@ async def generate_content(
             raise _api_error(exc, what) from exc
         except httpx.TimeoutException as exc:
             raise ProviderError(
-                f"{what}: no answer within {settings.PROVIDER_REQUEST_TIMEOUT_SECONDS:g}s",
+                f"{what}: no answer within {timeout:g}s",
                 ErrorCategory.TIMEOUT,
             ) from exc
         except httpx.TransportError as exc:
