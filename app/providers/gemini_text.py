@@ -46,7 +46,7 @@ class GeminiTextProvider(TextProvider):
     ) -> str:
         # Same budget as the other LLM backends.
         timeout = self.settings.LLM_TIMEOUT_SECONDS
-        client = genai_client(self.settings, self.credentials, timeout)
+        client = await genai_client(self.settings, self.credentials)
         contents: list[Any] = [image_part(image) for image in images or []]
         contents.append(prompt)
         config = types.GenerateContentConfig(

@@ -9,6 +9,7 @@ GOOGLE_APPLICATION_CREDENTIALS, unless credentials are handed in), else the Gemi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -47,13 +48,11 @@ def image_size_for(long_side: int) -> str:
     return "1K" if long_side <= 1024 else "2K" if long_side <= 2048 else "4K"
 
 
-def genai_client(
-    settings: Settings, credentials: Credentials | None = None, timeout: float | None = None
-) -> genai.Client:
-    """The client for these settings (cached: building one creates SSL contexts); `timeout`
-    (seconds, per request) defaults to PROVIDER_REQUEST_TIMEOUT_SECONDS."""
+async def genai_client(settings: Settings, credentials: Credentials | None = None) -> genai.Client:
+    """The client for these settings. Building one takes 0.1-0.7 s of blocking work (SSL
+    contexts, Vertex environment probing): done in a thread, once per configuration.
+    Timeouts are set per call (see `generate_content`)."""
     http = get_http_client()
-    timeout_ms = max(1, int((timeout or settings.PROVIDER_REQUEST_TIMEOUT_SECONDS) * 1000))
     vertex = bool(settings.VERTEX_PROJECT)
     if not vertex and not settings.GEMINI_API_KEY:
         raise ProviderError(
@@ -67,7 +66,6 @@ def genai_client(
         settings.VERTEX_BASE_URL,
         settings.GEMINI_API_KEY,
         settings.GEMINI_BASE_URL,
-        timeout_ms,
         id(credentials),
         id(http),
     )
@@ -76,10 +74,9 @@ def genai_client(
         return client
     try:
         if vertex:
-            options = types.HttpOptions(
-                base_url=settings.VERTEX_BASE_URL, timeout=timeout_ms, httpx_async_client=http
-            )
-            client = genai.Client(
+            options = types.HttpOptions(base_url=settings.VERTEX_BASE_URL, httpx_async_client=http)
+            client = await asyncio.to_thread(
+                genai.Client,
                 vertexai=True,
                 project=settings.VERTEX_PROJECT,
                 location=settings.VERTEX_LOCATION,
@@ -87,10 +84,10 @@ def genai_client(
                 http_options=options,
             )
         else:
-            options = types.HttpOptions(
-                base_url=settings.GEMINI_BASE_URL, timeout=timeout_ms, httpx_async_client=http
+            options = types.HttpOptions(base_url=settings.GEMINI_BASE_URL, httpx_async_client=http)
+            client = await asyncio.to_thread(
+                genai.Client, api_key=settings.GEMINI_API_KEY, http_options=options
             )
-            client = genai.Client(api_key=settings.GEMINI_API_KEY, http_options=options)
     except (ValueError, GoogleAuthError) as exc:
         raise ProviderError(
             f"gemini: cannot build the client ({exc.__class__.__name__}: {exc})",
@@ -132,6 +129,9 @@ async def generate_content(
     timeout: float | None = None,
 ) -> types.GenerateContentResponse:
     timeout = timeout or settings.PROVIDER_REQUEST_TIMEOUT_SECONDS
+    config = config.model_copy(
+        update={"http_options": types.HttpOptions(timeout=max(1, int(timeout * 1000)))}
+    )
 
     async def once() -> types.GenerateContentResponse:
         try:

@@ -76,7 +76,7 @@ class NanoBananaUpscaler(ImageProvider[NanoBananaUpscalerConfig]):
                 "nano banana upscaler: the input is not a readable image",
                 ErrorCategory.INVALID_INPUT,
             )
-        genai_client(self.settings, self.credentials)
+        await genai_client(self.settings, self.credentials)
         return ProviderHandle(request=request, state={"source": source, "size": size})
 
     def _target_long_side(self, request: ProviderRequest, size: tuple[int, int]) -> int:
@@ -91,7 +91,7 @@ class NanoBananaUpscaler(ImageProvider[NanoBananaUpscalerConfig]):
         source: InputImage = handle.state["source"]
         width, height = handle.state["size"]
         model = self.settings.NANO_BANANA_UPSCALER_MODEL
-        client = genai_client(self.settings, self.credentials)
+        client = await genai_client(self.settings, self.credentials)
         prompt = self.config.default_prompt or request.prompt or "Upscale this image."
         config = types.GenerateContentConfig(
             response_modalities=["TEXT", "IMAGE"],

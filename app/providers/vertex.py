@@ -86,14 +86,14 @@ class VertexProvider(ImageProvider[VertexConfig]):
         # generateContent is synchronous on the wire: the call happens in result().
         if not request.prompt and not request.images:
             raise ProviderError("vertex: nothing to generate from", ErrorCategory.INVALID_INPUT)
-        genai_client(self.settings, self.credentials)  # fail fast on missing credentials
+        await genai_client(self.settings, self.credentials)  # fail fast on missing credentials
         return ProviderHandle(request=request)
 
     async def result(
         self, handle: ProviderHandle, on_progress: ProgressCallback = _no_progress
     ) -> ProviderResult:
         request = handle.request
-        client = genai_client(self.settings, self.credentials)
+        client = await genai_client(self.settings, self.credentials)
         model = self.config.model or "gemini-2.5-flash-image"
         images = sorted(request.images, key=lambda image: _ROLE_ORDER.get(image.role, 9))
         contents: list[Any] = [image_part(image) for image in images]
