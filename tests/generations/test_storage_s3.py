@@ -90,5 +90,7 @@ async def test_results_are_stored_in_s3_and_served_by_signed_url(
         unsigned = await plain.get(signed.split("?")[0])
     assert unsigned.status_code == 403
 
-    assert (await s3_client.delete(f"/api/v1/generations/{done['id']}", headers=user.headers)).status_code == 200
+    assert (
+        await s3_client.delete(f"/api/v1/generations/{done['id']}", headers=user.headers)
+    ).status_code == 200
     assert await storage.list_keys(f"generations/{done['id']}/") == []
