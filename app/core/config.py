@@ -8,7 +8,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BeforeValidator, Field, computed_field, model_validator
+from limits import parse_many
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.url_guard import OutboundPolicy
@@ -131,8 +139,10 @@ class Settings(BaseSettings):
     GENERATION_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
     # How often workers look for expired leases and pending work whose message was lost.
     GENERATION_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
-    # Pending work whose message has waited this long is enqueued again (lost messages).
-    GENERATION_PENDING_REQUEUE_SECONDS: float = Field(default=300.0, gt=0)
+    # Pending work whose message has waited this long is enqueued again: messages lost with
+    # Redis, or fetched by a worker that died before starting them. A duplicate message is
+    # harmless (the claim refuses it), so this trades a little queue traffic for latency.
+    GENERATION_PENDING_REQUEUE_SECONDS: float = Field(default=120.0, gt=0)
     # A prediction delivered this many times without finishing is given up as an error.
     GENERATION_MAX_DELIVERIES: int = Field(default=5, ge=1)
     # Per provider call; a primary that takes longer counts as failed and the fallback runs.
@@ -150,6 +160,34 @@ class Settings(BaseSettings):
     S3_ACCESS_KEY_ID: str | None = None
     S3_SECRET_ACCESS_KEY: str | None = None
     SIGNED_URL_TTL_SECONDS: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
+    # Rate limits per caller (user or API key) and route group, in `limits` notation
+    # ("60/minute", "1000 per hour", "10/second;100/minute"); JSON in the environment, e.g.
+    # RATE_LIMITS='{"generations": "30/minute"}'. Groups not listed use "default".
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMITS: dict[str, str] = {"default": "600/minute", "generations": "60/minute"}
+
+    # Idempotency-Key: how long a key's first response is replayed, and how long a duplicate
+    # waits for the first request still running before answering 409.
+    IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
+    IDEMPOTENCY_WAIT_SECONDS: float = 10.0
+    # A request marked in progress for longer than this is taken as crashed; the key is freed.
+    IDEMPOTENCY_LOCK_SECONDS: int = 300
+
+    # Webhook deliveries: sent by the background dispatcher (in this process when enabled;
+    # turn it off on API replicas that leave delivery to workers), retried with exponential
+    # backoff and jitter until the retry window closes.
+    WEBHOOK_DISPATCHER_ENABLED: bool = True
+    WEBHOOK_POLL_SECONDS: float = 1.0
+    WEBHOOK_TIMEOUT_SECONDS: float = 10.0
+    WEBHOOK_RETRY_BASE_SECONDS: float = 5.0
+    WEBHOOK_RETRY_MAX_DELAY_SECONDS: float = 3600.0
+    WEBHOOK_RETRY_WINDOW_SECONDS: float = 24 * 3600.0
+    WEBHOOK_CONCURRENCY: int = 16
+
+    # Live events: how long Redis keeps a generation's event stream for reconnecting clients.
+    EVENT_STREAM_TTL_SECONDS: int = 24 * 3600
+    EVENT_STREAM_MAXLEN: int = 10_000
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -199,6 +237,16 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
         return key
+
+    @field_validator("RATE_LIMITS")
+    @classmethod
+    def _parse_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for group, spec in value.items():
+            try:
+                parse_many(spec)
+            except ValueError as exc:
+                raise ValueError(f"RATE_LIMITS[{group!r}]: cannot parse {spec!r}") from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from app.core.config import Settings
-from app.events.bus import EventBus, InProcessEventBus
+from app.events.redis_bus import RedisEventBus
+from app.events.replay import InProcessReplayableEventBus, ReplayableEventBus
 
 
-def create_event_bus(settings: Settings) -> EventBus:
-    # A Redis-backed bus shared by API replicas and workers plugs in here.
-    return InProcessEventBus()
+def create_event_bus(settings: Settings) -> ReplayableEventBus:
+    """Redis Streams when REDIS_URL is set (API replicas and workers share events), else in
+    process."""
+    if settings.REDIS_URL:
+        return RedisEventBus(
+            settings.REDIS_URL,
+            stream_ttl_seconds=settings.EVENT_STREAM_TTL_SECONDS,
+            maxlen=settings.EVENT_STREAM_MAXLEN,
+        )
+    return InProcessReplayableEventBus()

@@ -6,6 +6,7 @@ Importing this package registers every table on `SQLModel.metadata` (Alembic rel
 from app.models.api_key import ApiKey
 from app.models.generation import Generation, Prediction
 from app.models.generation_model import GenerativeModel
+from app.models.idempotency import IdempotencyRecord
 from app.models.organization import Organization, OrganizationMember
 from app.models.pose_preset import PosePreset
 from app.models.product import Product
@@ -15,11 +16,13 @@ from app.models.style import Style
 from app.models.subject import Subject
 from app.models.system_prompt import SystemPrompt
 from app.models.user import User
+from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
     "Generation",
     "GenerativeModel",
+    "IdempotencyRecord",
     "Organization",
     "OrganizationMember",
     "PosePreset",
@@ -31,4 +34,7 @@ __all__ = [
     "Subject",
     "SystemPrompt",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

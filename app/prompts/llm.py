@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
+from app.core.ttl_cache import TtlCache
 from app.models.generation_model import GenerativeModel
 from app.providers.ai_core import build_text_provider
 from app.providers.base import InputImage, ProviderError, TextProvider
@@ -24,6 +25,16 @@ from app.providers.enums import GenerationTool, ProviderCapability
 from app.repositories.ai_core_models import list_ai_core_models
 
 logger = logging.getLogger(__name__)
+
+# Every prompt request asks whether an LLM is configured: the answer is kept briefly, so a
+# model added or removed is picked up within MODELS_CACHE_SECONDS.
+MODELS_CACHE_SECONDS = 2.0
+_models: TtlCache[list[GenerativeModel]] = TtlCache(MODELS_CACHE_SECONDS)
+
+
+def forget_models() -> None:
+    """Drop the cached model list (after the catalogue of generation models changed)."""
+    _models.invalidate()
 
 
 @dataclass
@@ -64,7 +75,10 @@ async def text_model(
     *,
     vision: bool = False,
 ) -> TextModel | None:
-    model = pick_model(await list_ai_core_models(session), tool, vision=vision)
+    async def load() -> list[GenerativeModel]:
+        return await list_ai_core_models(session)
+
+    model = pick_model(await _models.get(session, "ai_core", load), tool, vision=vision)
     if model is None:
         return None
     try:
@@ -74,6 +88,13 @@ async def text_model(
         logger.warning("ai_core model %s unusable: %s", model.name, exc)
         return None
     return TextModel(name=model.name, provider=provider)
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End a read-only request's transaction before a slow LLM call, so the pooled database
+    connection goes back to the pool instead of waiting on the LLM (the session reconnects
+    if it is used again)."""
+    await session.commit()
 
 
 _WRAPPERS = re.compile(r"^\s*(?:(?:enhanced |final |rewritten )?prompt\s*:\s*)", re.IGNORECASE)

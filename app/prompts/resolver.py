@@ -25,6 +25,7 @@ from app.models.shot_type import ShotType
 from app.models.style import Style
 from app.models.subject import Subject
 from app.repositories.catalogue import CatalogueRepository
+from app.repositories.shooting_looks import get_look_with_entities
 from app.services.tenancy import OwnerScope
 
 T = TypeVar("T", bound=SQLModel)
@@ -112,14 +113,24 @@ async def _fetch(
     return await CatalogueRepository(session, model).find_visible(scope, ids=ids, slugs=slugs)
 
 
+def _joined(row: T | None, label: str, field: str, value: uuid.UUID) -> T:
+    if row is None:
+        raise _not_found(label, Ref(field, id=value))
+    return row
+
+
 async def resolve_entities(
     session: AsyncSession, scope: OwnerScope, refs: EntityRefs
 ) -> ResolvedEntities:
     out = ResolvedEntities()
+    # The look comes with its own subject, main product and style (one joined query).
+    look_subject = look_product = look_style = None
     if refs.shooting_look_id is not None:
         ref = Ref("shooting_look_id", id=refs.shooting_look_id)
-        rows = await _fetch(session, scope, ShootingLook, [ref])
-        out.shooting_look = _match(scope, rows, ref, "Shooting look")
+        found = await get_look_with_entities(session, scope, refs.shooting_look_id)
+        if found is None:
+            raise _not_found("Shooting look", ref)
+        out.shooting_look, look_subject, look_product, look_style = found
     if refs.pose_preset_id is not None:
         ref = Ref(refs.pose_field, id=refs.pose_preset_id)
         rows_p = await _fetch(session, scope, PosePreset, [ref])
@@ -127,19 +138,18 @@ async def resolve_entities(
     look = out.shooting_look
 
     # The request's own references win over the look's.
-    subject_ref = refs.subject or (
-        Ref("shooting_look.subject_id", id=look.subject_id) if look and look.subject_id else None
-    )
-    if subject_ref:
+    if refs.subject:
         out.subject = _match(
-            scope, await _fetch(session, scope, Subject, [subject_ref]), subject_ref, "Subject"
+            scope, await _fetch(session, scope, Subject, [refs.subject]), refs.subject, "Subject"
         )
+    elif look and look.subject_id:
+        out.subject = _joined(look_subject, "Subject", "shooting_look.subject_id", look.subject_id)
 
-    product_ref = refs.product or (
-        Ref("shooting_look.main_product_id", id=look.main_product_id)
-        if look and look.main_product_id
-        else None
-    )
+    product_ref = refs.product
+    if product_ref is None and look and look.main_product_id:
+        out.product = _joined(
+            look_product, "Product", "shooting_look.main_product_id", look.main_product_id
+        )
     extra_refs = [
         Ref("shooting_look.extra_product_ids", id=uuid.UUID(value))
         for value in (look.extra_product_ids if look else [])
@@ -155,13 +165,12 @@ async def resolve_entities(
         by_id = {p.id: p for p in products}
         out.extra_products = [by_id[r.id] for r in extra_refs if r.id in by_id]
 
-    style_ref = refs.style or (
-        Ref("shooting_look.style_id", id=look.style_id) if look and look.style_id else None
-    )
-    if style_ref:
+    if refs.style:
         out.style = _match(
-            scope, await _fetch(session, scope, Style, [style_ref]), style_ref, "Style"
+            scope, await _fetch(session, scope, Style, [refs.style]), refs.style, "Style"
         )
+    elif look and look.style_id:
+        out.style = _joined(look_style, "Style", "shooting_look.style_id", look.style_id)
 
     shot_refs = list(refs.shot_types)
     if not shot_refs and out.pose_preset is not None:

@@ -25,7 +25,7 @@ from app.models.shot_type import ShotType
 from app.prompts.builders import TraceEntry, run_chain
 from app.prompts.context import LORA_KINDS, LoraOptions, PromptContext
 from app.prompts.enhancement import enhance, template_from_config
-from app.prompts.llm import text_model
+from app.prompts.llm import release_connection, text_model
 from app.prompts.resolver import EntityRefs, Ref, ResolvedEntities, resolve_entities
 from app.providers.base import LoraSpec
 from app.services import system_prompts
@@ -239,6 +239,8 @@ async def _enhance_all(
     data: GenerationCreate,
     texts: dict[str, str],
     prompts: list[BuiltPrompt],
+    *,
+    release: bool = False,
 ) -> None:
     """Send chain-built prompts to the LLM when one is configured; keep them on failure."""
     template = template_from_config(data.config)
@@ -248,6 +250,8 @@ async def _enhance_all(
     model = await text_model(session, settings)
     if model is None:
         return
+    if release:
+        await release_connection(session)
     results = await asyncio.gather(
         *(
             enhance(
@@ -286,9 +290,16 @@ async def build_generation_prompt(
 
 
 async def create_for_generation(
-    session: AsyncSession, scope: OwnerScope, data: GenerationCreate, *, settings: Settings
+    session: AsyncSession,
+    scope: OwnerScope,
+    data: GenerationCreate,
+    *,
+    settings: Settings,
+    release_connection: bool = False,
 ) -> dict[str, BuiltPrompt]:
-    """One prompt per requested shot type, keyed by the shot type's slug."""
+    """One prompt per requested shot type, keyed by the shot type's slug.
+
+    `release_connection`: end the (read-only) transaction before calling the LLM."""
     entities, texts = await _load(session, scope, data, None)
     ctx = generation_context(data, entities, texts)
     shot_types: list[ShotType | None] = list(entities.shot_types) or [None]
@@ -296,7 +307,9 @@ async def create_for_generation(
     for shot in shot_types:
         key = shot.slug if shot is not None else DEFAULT_KEY
         built[key] = _build_one(data, ctx.with_shot_type(shot))
-    await _enhance_all(session, settings, data, texts, list(built.values()))
+    await _enhance_all(
+        session, settings, data, texts, list(built.values()), release=release_connection
+    )
     return built
 
 

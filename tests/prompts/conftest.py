@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
+from app.prompts.llm import forget_models
 from tests.conftest import TestUser, UserFactory
 from tests.fakes.llm import ANTHROPIC_KEY, OPENAI_KEY, FakeLLM
 from tests.fakes.server import serve
@@ -77,7 +78,11 @@ async def ai_core_model(
     )
     assert r.status_code == 200, r.text
     model = r.json()
+    # Generation models are edited by another service: the prompt code's short-lived cache
+    # would otherwise see the change only after it expires.
+    forget_models()
     try:
         yield model
     finally:
         await client.delete(f"/api/v1/generation-models/{model['id']}", headers=admin.headers)
+        forget_models()

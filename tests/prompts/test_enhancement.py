@@ -164,3 +164,23 @@ def test_pick_model_preference() -> None:
 def test_clean_answer() -> None:
     assert clean_answer('  "Prompt: a  red\n dress"  ') == "a red dress"
     assert clean_answer("plain") == "plain"
+
+
+async def test_database_connection_is_released_during_the_llm_call(
+    app: Any,
+    client: httpx.AsyncClient,
+    user: User,
+    fake_llm: FakeLLM,
+    ai_core_model: dict[str, Any],
+) -> None:
+    pool = app.state.db.engine.sync_engine.pool
+    seen: list[int] = []
+
+    def reply(_system: str | None, user_text: str, _images: int) -> str:
+        seen.append(pool.checkedout())
+        return "enhanced"
+
+    fake_llm.reply = reply
+    r = await client.post(URL, json=BODY, headers=user.headers)
+    assert r.json()["prompts"]["full-body-front"]["prompt"] == "enhanced"
+    assert seen == [0]

@@ -352,15 +352,17 @@ async def test_nano_banana_upscale_step(
     assert len(fake_gemini.generate_calls) == 1
 
 
-async def test_unkeyed_seeded_models_are_not_routed(
+async def test_unkeyed_seeded_model_is_refused_up_front(
     client: httpx.AsyncClient, user: TestUser
 ) -> None:
-    # Without FREEPIK_API_KEY/GEMINI_API_KEY the seeded upscalers are not registered:
-    # an upscale request is refused up front instead of failing later.
+    # Without GEMINI_API_KEY/VERTEX_PROJECT the seeded Gemini model's provider is not
+    # registered: asking for it is a 422 at creation, not a failure later.
+    models = (await client.get(MODELS, params={"limit": 1000})).json()["data"]
+    seeded = next(m for m in models if m["provider"] == "vertex" and "(needs " in m["name"])
     r = await client.post(
         URL,
-        json={"batch_size": 1, "width": 64, "height": 96, "scale_factor": 2},
+        json={"batch_size": 1, "width": 64, "height": 64, "generative_models_id": seeded["id"]},
         headers=user.headers,
     )
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"] == ["body", "scale_factor"]
+    assert r.json()["detail"][0]["loc"] == ["body", "generative_models_id"]

@@ -14,6 +14,7 @@ from app.api.deps import (
     SettingsDep,
     SkipQuery,
 )
+from app.api.idempotency import Idempotent
 from app.models.common import Message
 from app.models.generation import (
     GenerationCreate,
@@ -48,6 +49,7 @@ RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
     response_model=GenerationPublic,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Create Generation",
+    dependencies=[Idempotent],
 )
 async def create_generation(
     session: SessionDep,
