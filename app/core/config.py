@@ -105,8 +105,10 @@ class Settings(BaseSettings):
     GENERATION_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
     # How often workers look for expired leases and pending work whose message was lost.
     GENERATION_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
-    # Pending work whose message has waited this long is enqueued again (lost messages).
-    GENERATION_PENDING_REQUEUE_SECONDS: float = Field(default=300.0, gt=0)
+    # Pending work whose message has waited this long is enqueued again: messages lost with
+    # Redis, or fetched by a worker that died before starting them. A duplicate message is
+    # harmless (the claim refuses it), so this trades a little queue traffic for latency.
+    GENERATION_PENDING_REQUEUE_SECONDS: float = Field(default=120.0, gt=0)
     # A prediction delivered this many times without finishing is given up as an error.
     GENERATION_MAX_DELIVERIES: int = Field(default=5, ge=1)
     # Per provider call; a primary that takes longer counts as failed and the fallback runs.

@@ -258,7 +258,7 @@ async def cancel_generation(
     await repo.lock_generation(generation.id, now)
     await session.refresh(generation)
     if generation.status in TERMINAL_GENERATION_STATUSES:
-        raise Conflict(f"Generation is already {generation.status.value}")
+        raise Conflict(f"Generation is already {generation.status}")
     stopped = await repo.cancel_active(generation.id, now)
     values: dict[str, Any] = {
         "status": GenerationStatus.CANCELLED,
@@ -285,7 +285,7 @@ async def retry_generation(
     await repo.lock_generation(generation.id, now)
     await session.refresh(generation)
     if generation.status not in TERMINAL_GENERATION_STATUSES:
-        raise Conflict(f"Generation is still {generation.status.value}; cancel it or wait")
+        raise Conflict(f"Generation is still {generation.status}; cancel it or wait")
     retried = await repo.reset_for_retry(generation.id, now)
     if not retried:
         raise Conflict("Generation has no failed or cancelled predictions to retry")
@@ -373,7 +373,7 @@ async def select_prediction(
     prediction = await get_prediction(session, scope, prediction_id)
     if prediction.status != PredictionStatus.COMPLETED:
         raise Conflict(
-            f"Only a completed prediction can be selected (this one is {prediction.status.value})"
+            f"Only a completed prediction can be selected (this one is {prediction.status})"
         )
     await GenerationRepository(session).select_prediction(prediction)
     await session.commit()
