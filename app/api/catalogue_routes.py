@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from sqlmodel import SQLModel
 
-from app.api.deps import LimitQuery, OwnerScopeDep, SessionDep, SkipQuery
+from app.api.deps import CurrentPrincipal, LimitQuery, OwnerScopeDep, SessionDep, SkipQuery
 from app.models.common import Message
 from app.services import catalogue as service
 from app.services.catalogue import CatalogueKind
@@ -43,14 +43,27 @@ def catalogue_router(
             {"data": [public_schema.model_validate(row) for row in rows], "count": count}
         )
 
-    async def create(session: SessionDep, scope: OwnerScopeDep, data: Any) -> Any:
-        return public_schema.model_validate(await service.create_row(session, kind, scope, data))
+    async def create(
+        session: SessionDep, principal: CurrentPrincipal, scope: OwnerScopeDep, data: Any
+    ) -> Any:
+        row = await service.create_row(
+            session, kind, scope, data, is_superuser=principal.is_superuser
+        )
+        return public_schema.model_validate(row)
 
     async def read_one(session: SessionDep, scope: OwnerScopeDep, id: uuid.UUID) -> Any:
         return public_schema.model_validate(await service.get_row(session, kind, scope, id))
 
-    async def update(session: SessionDep, scope: OwnerScopeDep, id: uuid.UUID, data: Any) -> Any:
-        row = await service.update_row(session, kind, scope, id, data)
+    async def update(
+        session: SessionDep,
+        principal: CurrentPrincipal,
+        scope: OwnerScopeDep,
+        id: uuid.UUID,
+        data: Any,
+    ) -> Any:
+        row = await service.update_row(
+            session, kind, scope, id, data, is_superuser=principal.is_superuser
+        )
         return public_schema.model_validate(row)
 
     async def delete(session: SessionDep, scope: OwnerScopeDep, id: uuid.UUID) -> Message:

@@ -10,6 +10,7 @@ settings from.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,6 +24,8 @@ from app.models.prompt import PromptContextRequest
 from app.models.shot_type import ShotType
 from app.prompts.builders import TraceEntry, run_chain
 from app.prompts.context import LORA_KINDS, LoraOptions, PromptContext
+from app.prompts.enhancement import enhance, template_from_config
+from app.prompts.llm import release_connection, text_model
 from app.prompts.resolver import EntityRefs, Ref, ResolvedEntities, resolve_entities
 from app.providers.base import LoraSpec
 from app.services import system_prompts
@@ -224,8 +227,51 @@ async def _load(
     session: AsyncSession, scope: OwnerScope, data: GenerationCreate, shot_type: str | None
 ) -> tuple[ResolvedEntities, dict[str, str]]:
     entities = await resolve_entities(session, scope, generation_refs(data, shot_type))
-    texts = await system_prompts.texts(session, system_prompts.BASE, system_prompts.NEGATIVE)
+    texts = await system_prompts.texts(
+        session, system_prompts.BASE, system_prompts.NEGATIVE, system_prompts.ENHANCEMENT
+    )
     return entities, texts
+
+
+async def _enhance_all(
+    session: AsyncSession,
+    settings: Settings,
+    data: GenerationCreate,
+    texts: dict[str, str],
+    prompts: list[BuiltPrompt],
+    *,
+    release: bool = False,
+) -> None:
+    """Send chain-built prompts to the LLM when one is configured; keep them on failure."""
+    template = template_from_config(data.config)
+    candidates = [p for p in prompts if p.source == "chain" and data.auto_generate_prompt]
+    if not candidates:
+        return
+    model = await text_model(session, settings)
+    if model is None:
+        return
+    if release:
+        await release_connection(session)
+    results = await asyncio.gather(
+        *(
+            enhance(
+                model,
+                settings,
+                system=texts[system_prompts.ENHANCEMENT],
+                prompt=p.original_prompt,
+                template=template,
+            )
+            for p in candidates
+        )
+    )
+    for built, result in zip(candidates, results, strict=True):
+        built.template = result.template
+        built.metadata["llm_model"] = model.name
+        if result.prompt is None:
+            built.enhancement_error = result.error
+        else:
+            built.prompt = result.prompt
+            built.source = "llm"
 
 
 async def build_generation_prompt(
@@ -238,13 +284,22 @@ async def build_generation_prompt(
 ) -> BuiltPrompt:
     """The prompt for one generation (the first requested shot type, or `shot_type`)."""
     entities, texts = await _load(session, scope, data, shot_type)
-    return _build_one(data, generation_context(data, entities, texts))
+    built = _build_one(data, generation_context(data, entities, texts))
+    await _enhance_all(session, settings, data, texts, [built])
+    return built
 
 
 async def create_for_generation(
-    session: AsyncSession, scope: OwnerScope, data: GenerationCreate, *, settings: Settings
+    session: AsyncSession,
+    scope: OwnerScope,
+    data: GenerationCreate,
+    *,
+    settings: Settings,
+    release_connection: bool = False,
 ) -> dict[str, BuiltPrompt]:
-    """One prompt per requested shot type, keyed by the shot type's slug."""
+    """One prompt per requested shot type, keyed by the shot type's slug.
+
+    `release_connection`: end the (read-only) transaction before calling the LLM."""
     entities, texts = await _load(session, scope, data, None)
     ctx = generation_context(data, entities, texts)
     shot_types: list[ShotType | None] = list(entities.shot_types) or [None]
@@ -252,6 +307,9 @@ async def create_for_generation(
     for shot in shot_types:
         key = shot.slug if shot is not None else DEFAULT_KEY
         built[key] = _build_one(data, ctx.with_shot_type(shot))
+    await _enhance_all(
+        session, settings, data, texts, list(built.values()), release=release_connection
+    )
     return built
 
 

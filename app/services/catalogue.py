@@ -37,6 +37,8 @@ class CatalogueKind(Generic[T]):
     # Fields that may be omitted on update but never set to null.
     required: tuple[str, ...] = ("name",)
     check_references: ReferenceCheck | None = None
+    # Fields only superusers may set to a truthy value (publishing rows to everyone).
+    superuser_fields: tuple[str, ...] = ()
     # Turns API values into column values (e.g. UUID lists into JSON strings).
     to_columns: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda values: values)
 
@@ -78,11 +80,27 @@ async def _check_slug(
         raise Conflict(f"A {kind.label.lower()} with slug '{slug}' already exists")
 
 
+def _check_superuser_fields(
+    kind: CatalogueKind[T], values: dict[str, Any], is_superuser: bool
+) -> None:
+    if is_superuser:
+        return
+    for name in kind.superuser_fields:
+        if values.get(name):
+            raise Forbidden(f"Only superusers may set {name} on a {kind.label.lower()}")
+
+
 async def create_row(
-    session: AsyncSession, kind: CatalogueKind[T], scope: OwnerScope, data: SQLModel
+    session: AsyncSession,
+    kind: CatalogueKind[T],
+    scope: OwnerScope,
+    data: SQLModel,
+    *,
+    is_superuser: bool = False,
 ) -> T:
     repo = kind.repository(session)
     values = data.model_dump()
+    _check_superuser_fields(kind, values, is_superuser)
     if kind.has_slug:
         values["slug"] = values.get("slug") or slugify(values["name"])
         await _check_slug(
@@ -123,9 +141,12 @@ async def update_row(
     scope: OwnerScope,
     row_id: uuid.UUID,
     data: SQLModel,
+    *,
+    is_superuser: bool = False,
 ) -> T:
     row = await _writable(session, kind, scope, row_id)
     sent = data.model_dump(exclude_unset=True)
+    _check_superuser_fields(kind, sent, is_superuser)
     for name in (*kind.required, "slug") if kind.has_slug else kind.required:
         if name in sent and sent[name] is None:
             raise InvalidInput.field(["body", name], "may not be null", None)

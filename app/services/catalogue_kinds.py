@@ -76,8 +76,12 @@ SUBJECTS = CatalogueKind(
 )
 PRODUCTS = CatalogueKind(Product, "Product", required=("name", "lora_weight"))
 STYLES = CatalogueKind(Style, "Style", required=("name", "lora_weight"))
+# A public shot type is readable (and resolvable by slug) by everyone: only superusers publish.
 SHOT_TYPES = CatalogueKind(
-    ShotType, "Shot type", required=("name", "framing", "view_angle", "public")
+    ShotType,
+    "Shot type",
+    required=("name", "framing", "view_angle", "public"),
+    superuser_fields=("public",),
 )
 POSE_PRESETS = CatalogueKind(
     PosePreset,

@@ -11,6 +11,7 @@ import re
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import InvalidInput, NotFound
+from app.core.ttl_cache import TtlCache
 from app.models.system_prompt import PROMPT_TYPE_PATTERN, SystemPrompt
 from app.repositories.system_prompts import SystemPromptRepository
 
@@ -48,6 +49,12 @@ DEFAULT_SYSTEM_PROMPTS: dict[str, str] = {
 }
 
 
+# Read by every prompt request; an edit here is visible at once in this process and within
+# CACHE_SECONDS in the others.
+CACHE_SECONDS = 2.0
+_cache: TtlCache[dict[str, str]] = TtlCache(CACHE_SECONDS)
+
+
 def _check_type(prompt_type: str) -> None:
     if not re.fullmatch(PROMPT_TYPE_PATTERN, prompt_type):
         raise InvalidInput.field(
@@ -80,12 +87,18 @@ async def put_prompt(session: AsyncSession, prompt_type: str, text: str) -> Syst
         prompt = SystemPrompt(prompt_type=prompt_type, prompt=text)
     else:
         prompt.prompt = text
-    return await repo.save(prompt)
+    saved = await repo.save(prompt)
+    _cache.invalidate()
+    return saved
 
 
 async def texts(session: AsyncSession, *prompt_types: str) -> dict[str, str]:
     """Stored texts, falling back to the defaults for rows that do not exist."""
-    stored = await SystemPromptRepository(session).texts(prompt_types)
+
+    async def load() -> dict[str, str]:
+        return await SystemPromptRepository(session).texts(prompt_types)
+
+    stored = await _cache.get(session, tuple(sorted(prompt_types)), load)
     return {t: stored.get(t) or DEFAULT_SYSTEM_PROMPTS.get(t, "") for t in prompt_types}
 
 

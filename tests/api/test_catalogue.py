@@ -354,3 +354,40 @@ async def test_system_prompts(client: httpx.AsyncClient, user: User, superuser: 
         f"{API}/system-prompts/custom_note", json={"prompt": ""}, headers=superuser.headers
     )
     assert r.status_code == 422
+
+
+async def test_only_superusers_publish_shot_types(
+    client: httpx.AsyncClient, user: User, superuser: User, make_user: UserFactory
+) -> None:
+    body = {"name": "Full Body Front", "slug": "full-body-front", "framing": "Full Body"}
+    r = await client.post(f"{API}/shot-types/", json={**body, "public": True}, headers=user.headers)
+    assert r.status_code == 403
+    # A private row of the same slug is fine, and only its owner resolves it.
+    r = await client.post(f"{API}/shot-types/", json=body, headers=user.headers)
+    assert r.status_code == 201
+    r = await client.patch(
+        f"{API}/shot-types/{r.json()['id']}", json={"public": True}, headers=user.headers
+    )
+    assert r.status_code == 403
+    r = await client.post(
+        f"{API}/shot-types/",
+        json={**body, "slug": f"house-{uuid.uuid4().hex[:6]}", "public": True},
+        headers=superuser.headers,
+    )
+    assert r.status_code == 201
+    other = await make_user()
+    r = await client.get(f"{API}/shot-types/{r.json()['id']}", headers=other.headers)
+    assert r.status_code == 200
+
+
+async def test_concurrent_duplicate_slug_is_a_conflict(app: Any, user: User) -> None:
+    """The unique index backs the pre-check: a racing insert becomes a 409, not a 500."""
+    from app.models.style import Style
+    from app.repositories.catalogue import CatalogueRepository, DuplicateRow
+
+    async with app.state.db.sessionmaker() as session:
+        repo = CatalogueRepository(session, Style)
+        await repo.save(Style(name="A", slug="race", owner_id=user.id))
+        with pytest.raises(DuplicateRow):
+            await repo.save(Style(name="B", slug="race", owner_id=user.id))
+        await session.rollback()

@@ -364,3 +364,19 @@ async def test_openapi_documents_prompt_endpoints(client: httpx.AsyncClient) -> 
         "shooting_look_id",
     }
     assert schemas["ComposedPromptResponse"]["required"] == ["prompt"]
+
+
+async def test_edited_base_prompt_is_used_at_once(
+    client: httpx.AsyncClient, user: User, superuser: User
+) -> None:
+    url = f"{API}/system-prompts/base"
+    original = (await client.get(url, headers=user.headers)).json()["prompt"]
+    assert (await client.post(f"{API}/prompts/compose", json={}, headers=user.headers)).json()[
+        "prompt"
+    ] == original
+    await client.put(url, json={"prompt": "catalogue photo"}, headers=superuser.headers)
+    try:
+        r = await client.post(f"{API}/prompts/compose", json={}, headers=user.headers)
+        assert r.json()["prompt"] == "catalogue photo"
+    finally:
+        await client.put(url, json={"prompt": original}, headers=superuser.headers)

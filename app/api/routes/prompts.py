@@ -6,14 +6,21 @@ from fastapi import APIRouter
 
 from app.api.deps import (
     CurrentPrincipal,
+    CurrentUser,
     OrganizationIdQuery,
     OwnerScopeDep,
     SessionDep,
     SettingsDep,
 )
 from app.models.generation import GenerationCreate
-from app.models.prompt import ComposedPromptResponse, PromptContextRequest
-from app.prompts import service
+from app.models.prompt import (
+    ComposedPromptResponse,
+    CreateEditingPromptRequest,
+    PromptContextRequest,
+    PromptGenerateRequest,
+    PromptGenerateResponse,
+)
+from app.prompts import editing, generator, service
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
@@ -117,7 +124,9 @@ async def create_prompt_for_generation(
     scope = await service.resolve_request_scope(
         session, principal, organization_id, generation_data.organization_id
     )
-    built = await service.create_for_generation(session, scope, generation_data, settings=settings)
+    built = await service.create_for_generation(
+        session, scope, generation_data, settings=settings, release_connection=True
+    )
     first = next(iter(built.values()))
     return {
         "prompts": {key: value.as_dict() for key, value in built.items()},
@@ -136,3 +145,73 @@ async def compose_prompt(
     resolved to its model and passed to the ordered builder chain."""
     built = await service.compose(session, scope, request)
     return ComposedPromptResponse(prompt=built.prompt)
+
+
+EDITING_EXAMPLE = {
+    "prompt": (
+        "Replace the garment worn by the person in this portrait full-length photo with the "
+        "reference garment: a solid navy garment (dark). Reproduce its exact colour and fabric "
+        "finish, ... Keep the person's face, hair, skin, hands, pose, the background and the "
+        "lighting unchanged."
+    ),
+    "source": "analysis",
+    "analysis": {
+        "reference": {
+            "colours": [{"name": "navy", "share": 0.91}],
+            "pattern": "solid",
+            "brightness": "dark",
+        },
+        "base": {
+            "width": 832,
+            "height": 1216,
+            "orientation": "portrait",
+            "framing": "full-length",
+            "brightness": "light",
+            "colours": [{"name": "white", "share": 0.62}],
+        },
+    },
+    "llm_error": None,
+}
+
+
+@router.post(
+    "/create-editing-prompt",
+    summary="Create Editing Prompt",
+    response_model=None,
+    responses={
+        200: {
+            "description": (
+                "The garment-placement `prompt`, which path produced it (`source`: llm with a "
+                "vision-capable ai_core model, or analysis) and the local image analysis."
+            ),
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "additionalProperties": True,
+                        "type": "object",
+                        "title": "Response Create Editing Prompt",
+                    },
+                    "example": EDITING_EXAMPLE,
+                }
+            },
+        }
+    },
+)
+async def create_editing_prompt(
+    session: SessionDep, _: CurrentUser, settings: SettingsDep, request: CreateEditingPromptRequest
+) -> Any:
+    """Generate an optimized prompt for garment placement strategy (editing) generations.
+
+    The images can be base64 data URLs, http(s) URLs or paths under DATA_FILES_DIR."""
+    return await editing.create_editing_prompt(
+        session, settings, request.base_image, request.reference_image
+    )
+
+
+@router.post("/generate", summary="Generate Prompts")
+async def generate_prompts(
+    session: SessionDep, _: CurrentUser, settings: SettingsDep, request: PromptGenerateRequest
+) -> PromptGenerateResponse:
+    """Generate, complete or invent new prompts (modes structured, completion, inventive,
+    contextual, image-editing-prompt)."""
+    return await generator.generate_prompts(session, settings, request)
