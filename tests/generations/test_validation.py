@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.generations.conftest import ModelFactory
+from tests.generations.conftest import HideTools, ModelFactory
 from tests.generations.helpers import data_url, wait_for
 
 if TYPE_CHECKING:
@@ -28,8 +28,11 @@ def _error(r: httpx.Response) -> dict[str, Any]:
     "strategy", ["VIDEO", "REFINE", "FACE_FIXING", "BACKGROUND_FIXING", "IMAGE_ADJUSTING"]
 )
 async def test_strategy_no_model_serves_is_422(
-    client: httpx.AsyncClient, user: TestUser, strategy: str
+    client: httpx.AsyncClient, user: TestUser, strategy: str, hide_tools: HideTools
 ) -> None:
+    await hide_tools(
+        "VIDEO_GENERATION", "REFINE", "FACE_FIXING", "BACKGROUND_FIXING", "IMAGE_ADJUSTING"
+    )
     r = await client.post(
         URL,
         json={"generation_strategy": strategy, "reference_images_paths": [data_url()]},
@@ -121,7 +124,10 @@ async def test_agentic_is_not_available(client: httpx.AsyncClient, user: TestUse
     assert _error(r)["loc"] == ["body", "generation_type"]
 
 
-async def test_refine_without_refiner_is_422(client: httpx.AsyncClient, user: TestUser) -> None:
+async def test_refine_without_refiner_is_422(
+    client: httpx.AsyncClient, user: TestUser, hide_tools: HideTools
+) -> None:
+    await hide_tools("REFINE")
     r = await client.post(URL, json={"refine": True}, headers=user.headers)
     error = _error(r)
     assert error["loc"] == ["body", "refine"]
@@ -184,8 +190,9 @@ async def test_generated_prompt_is_used_unchanged(
 
 
 async def test_scale_factor_runs_an_upscale_step(
-    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory, hide_tools: HideTools
 ) -> None:
+    await hide_tools("UPSCALE", "REFINE")
     r = await client.post(
         URL, json={"scale_factor": 2, "width": 96, "height": 64}, headers=user.headers
     )
