@@ -227,7 +227,9 @@ async def run_agentic(
 
     if best is None:
         assert last_failure is not None
-        raise StepFailed(last_failure.message, last_failure.category, provider_attempts)
+        raise StepFailed(
+            last_failure.message, last_failure.category, provider_attempts, evaluation=record
+        )
     score, best_attempt, kept = best
     record |= {"best_attempt": best_attempt, "score": score, "passed": score >= threshold}
     kept.attempts = provider_attempts

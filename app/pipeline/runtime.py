@@ -299,6 +299,7 @@ class GenerationRuntime:
                     category=failure.category,
                     attempts=failure.attempts,
                     seed=prediction.seed,
+                    evaluation=failure.evaluation,
                 )
                 return
             except Exception as exc:
@@ -396,6 +397,7 @@ class GenerationRuntime:
         category: str,
         attempts: list[dict[str, Any]],
         seed: int,
+        evaluation: dict[str, Any] | None = None,
     ) -> None:
         now = utcnow()
         served = [a for a in attempts if a.get("outcome") == "error"]
@@ -406,6 +408,7 @@ class GenerationRuntime:
             "attempts": attempts,
             "provider": served[-1]["provider"] if served else None,
             "manifest": failure_manifest(generation, seed),
+            "evaluation": evaluation,
             "finished_at": now,
             "processing_time_ms": int((now - started).total_seconds() * 1000),
             "updated_at": now,

@@ -38,11 +38,19 @@ IMAGE_ROLES = (
 
 
 class StepFailed(Exception):
-    def __init__(self, message: str, category: str, attempts: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        message: str,
+        category: str,
+        attempts: list[dict[str, Any]],
+        evaluation: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.category = category
         self.attempts = attempts
+        # AGENTIC: the attempts made before giving up.
+        self.evaluation = evaluation
 
 
 @dataclass

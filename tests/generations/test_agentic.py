@@ -14,7 +14,7 @@ import pytest
 from app.providers.enums import ProviderType
 from app.providers.registry import registry
 from tests.fakes import garments
-from tests.generations.conftest import ModelFactory
+from tests.generations.conftest import ModelFactory, scripted
 from tests.generations.helpers import data_url, wait_for
 
 if TYPE_CHECKING:
@@ -257,3 +257,19 @@ async def test_agentic_result_hash_matches_its_stored_image(
     )
     # One attempt allowed: kept although it failed the threshold.
     assert prediction["evaluation"]["passed"] is False
+
+
+async def test_attempts_that_all_fail_are_recorded_on_the_failed_prediction(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory, scripted_provider: Any
+) -> None:
+    model = await make_model(name="always failing", provider_config=scripted("fail"))
+    body = _body(model, max_attempts=2)
+    r = await client.post(URL, json=body, headers=user.headers)
+    done = await wait_for(client, r.json()["id"], user.headers)
+    assert done["status"] == "FAILED"
+    (prediction,) = done["predictions"]
+    attempts = prediction["evaluation"]["attempts"]
+    assert [(a["status"], a["score"]) for a in attempts] == [("error", None), ("error", None)]
+    assert "scripted failure" in attempts[0]["error"]
+    assert prediction["evaluation"]["best_attempt"] is None
+    assert len(prediction["attempts"]) == 2
