@@ -59,35 +59,3 @@ async def make_model(client: httpx.AsyncClient, superuser: TestUser) -> AsyncIte
 
 def scripted(mode: str, **extra: Any) -> dict[str, Any]:
     return {"additional_static_params": {"mode": mode, **extra}}
-
-
-HideTools = Callable[..., Awaitable[None]]
-
-
-@pytest.fixture
-async def hide_tools(client: httpx.AsyncClient, superuser: TestUser) -> AsyncIterator[HideTools]:
-    """Take tools away from every configured model for one test (the seeded local refiners
-    and image tools serve REFINE, UPSCALE, FACE_FIXING, … out of the box), then give them back."""
-    saved: dict[str, list[str]] = {}
-
-    async def hide(*tools: str) -> None:
-        listed = await client.get("/api/v1/generation-models/", params={"limit": 1000})
-        for model in listed.json()["data"]:
-            kept = [t for t in model["tool_types"] if t not in tools]
-            if kept == model["tool_types"]:
-                continue
-            saved.setdefault(model["id"], model["tool_types"])
-            r = await client.put(
-                f"/api/v1/generation-models/{model['id']}",
-                json={"tool_types": kept},
-                headers=superuser.headers,
-            )
-            assert r.status_code == 200, r.text
-
-    yield hide
-    for model_id, tool_types in saved.items():
-        await client.put(
-            f"/api/v1/generation-models/{model_id}",
-            json={"tool_types": tool_types},
-            headers=superuser.headers,
-        )

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.generations.conftest import HideTools, ModelFactory
+from tests.generations.conftest import ModelFactory
 from tests.generations.helpers import data_url, wait_for
 
 if TYPE_CHECKING:
@@ -24,15 +24,10 @@ def _error(r: httpx.Response) -> dict[str, Any]:
     return detail
 
 
-@pytest.mark.parametrize(
-    "strategy", ["VIDEO", "REFINE", "FACE_FIXING", "BACKGROUND_FIXING", "IMAGE_ADJUSTING"]
-)
+@pytest.mark.parametrize("strategy", ["VIDEO"])
 async def test_strategy_no_model_serves_is_422(
-    client: httpx.AsyncClient, user: TestUser, strategy: str, hide_tools: HideTools
+    client: httpx.AsyncClient, user: TestUser, strategy: str
 ) -> None:
-    await hide_tools(
-        "VIDEO_GENERATION", "REFINE", "FACE_FIXING", "BACKGROUND_FIXING", "IMAGE_ADJUSTING"
-    )
     r = await client.post(
         URL,
         json={"generation_strategy": strategy, "reference_images_paths": [data_url()]},
@@ -119,10 +114,30 @@ async def test_model_that_cannot_serve_strategy_is_422(
     assert "cannot serve generation_strategy GENERATE" in error["msg"]
 
 
-async def test_refine_without_refiner_is_422(
-    client: httpx.AsyncClient, user: TestUser, hide_tools: HideTools
+async def test_refine_adds_a_refine_step(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(
+        URL, json={"refine": True, "batch_size": 1, "width": 64, "height": 64}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text
+    assert [(s["name"], s["task"]) for s in r.json()["plan"]] == [
+        ("main", "TEXT_TO_IMAGE"),
+        ("refine", "REFINE"),
+    ]
+    await client.delete(f"{URL}{r.json()['id']}", headers=user.headers)
+
+
+async def test_post_step_no_model_serves_is_422(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await hide_tools("REFINE")
+    from app.providers.enums import ProviderType
+
+    registry = app.state.provider_registry
+    # As if the refiner's provider were not installed: no model can refine any more.
+    monkeypatch.setitem(registry._factories, ProviderType.SARTIQ_ULTIMATE_REFINER, None)
+    monkeypatch.delitem(registry._factories, ProviderType.SARTIQ_ULTIMATE_REFINER)
     r = await client.post(URL, json={"refine": True}, headers=user.headers)
     error = _error(r)
     assert error["loc"] == ["body", "refine"]
@@ -185,18 +200,14 @@ async def test_generated_prompt_is_used_unchanged(
 
 
 async def test_scale_factor_runs_an_upscale_step(
-    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory, hide_tools: HideTools
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory
 ) -> None:
-    await hide_tools("UPSCALE", "REFINE")
-    r = await client.post(
-        URL, json={"scale_factor": 2, "width": 96, "height": 64}, headers=user.headers
-    )
-    assert _error(r)["loc"] == ["body", "scale_factor"]
     await make_model(
         name="local upscaler",
         provider="local",
         provider_capabilities=["UPSCALE"],
         tool_types=["UPSCALE"],
+        recommended=True,
         max_output_width=512,
         max_output_height=512,
     )
