@@ -53,15 +53,18 @@ class TextModel:
 def pick_model(
     models: list[GenerativeModel], tool: GenerationTool, *, vision: bool = False
 ) -> GenerativeModel | None:
-    """The recommended model for `tool`, else any for `tool`, else any (vision-capable if asked)."""
+    """The recommended model for `tool`, else any for `tool`, else a model declaring no tool at
+    all (vision-capable if asked). A model declared for another tool (say, the EVALUATION
+    judge) is never borrowed: its admin chose it for that job."""
     if vision:
         models = [m for m in models if ProviderCapability.VISION in (m.provider_capabilities or [])]
     for_tool = [m for m in models if tool in (m.tool_types or [])]
+    untyped = [m for m in models if not m.tool_types]
     for group in (
         [m for m in for_tool if m.recommended],
         for_tool,
-        [m for m in models if m.recommended],
-        models,
+        [m for m in untyped if m.recommended],
+        untyped,
     ):
         if group:
             return group[0]

@@ -14,6 +14,9 @@ from app.models.generation_model import (
     GenerativeModelsCreate,
     GenerativeModelsUpdate,
 )
+
+# The prompt builders cache the LLM model list briefly; this process sees edits at once.
+from app.prompts.llm import forget_models
 from app.providers.configs import parse_provider_config
 from app.providers.enums import ProviderType
 from app.repositories.generation_models import PUBLIC_COLUMNS, GenerationModelRepository
@@ -56,7 +59,9 @@ async def create_model(session: AsyncSession, data: GenerativeModelsCreate) -> G
         "fallback_provider_config",
         required=False,
     )
-    return await GenerationModelRepository(session).add(GenerativeModel(**values))
+    model = await GenerationModelRepository(session).add(GenerativeModel(**values))
+    forget_models()
+    return model
 
 
 async def update_model(
@@ -92,6 +97,7 @@ async def update_model(
     model.sqlmodel_update(sent)
     session.add(model)
     await session.flush()
+    forget_models()
     return model
 
 
@@ -101,6 +107,7 @@ async def delete_model(session: AsyncSession, model_id: uuid.UUID) -> None:
     if model is None:
         raise NotFound(NOT_FOUND)
     await repo.delete(model)
+    forget_models()
 
 
 async def get_public(session: AsyncSession, model_id: uuid.UUID) -> dict[str, Any]:

@@ -120,7 +120,10 @@ async def test_vision_llm_gets_both_images(
     held: list[int] = []
 
     def reply(system: str | None, _user: str, images: int) -> str:
-        held.append(pool.checkedout())
+        # The fake LLM is shared: count only this endpoint's calls, not those of background
+        # jobs other tests left running on the shared app.
+        if (system or "").startswith("You write instructions"):
+            held.append(pool.checkedout())
         return f"swap garment ({images} images; {(system or '')[:40]})"
 
     fake_llm.reply = reply

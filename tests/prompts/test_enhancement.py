@@ -159,6 +159,10 @@ def test_pick_model_preference() -> None:
     assert pick_model([any_model, best], pg, vision=True) is None
     assert pick_model([any_model, tool, best], pg, vision=True) is tool
     assert pick_model([], pg) is None
+    # A model an admin declared for another job is not borrowed for prompts.
+    judge = _model("judge", ["EVALUATION"], recommended=True, vision=True)
+    assert pick_model([judge], pg) is None
+    assert pick_model([judge, any_model], pg) is any_model
 
 
 def test_clean_answer() -> None:
