@@ -176,7 +176,7 @@ def check_same_payloads(app: Server, bare: Server, paths: list[str]) -> None:
 
 
 def run_load(
-    base: str, paths: list[str], args: argparse.Namespace, workdir: Path
+    server: Server, paths: list[str], args: argparse.Namespace, workdir: Path
 ) -> dict[str, Any]:
     paths_file = workdir / "paths.json"
     paths_file.write_text(json.dumps(paths))
@@ -185,7 +185,9 @@ def run_load(
         "-m",
         "bench.load",
         "--base",
-        base,
+        server.base,
+        "--server-pid",
+        str(server.process.pid),
         "--paths-file",
         str(paths_file),
         "--concurrency",
@@ -204,15 +206,16 @@ def run_load(
 def print_table(rows: list[tuple[str, str, dict[str, Any], float | None]]) -> None:
     header = (
         f"{'scenario':<34} {'server':<6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6} {'loader':>7} {'ratio':>6}"
+        f"{'errors':>6} {'srv CPU/req':>11} {'loader CPU':>10} {'ratio':>6}"
     )
     print(header)
     print("-" * len(header))
     for scenario, server, r, ratio in rows:
         shown = f"{ratio:.2f}x" if ratio is not None else "1.00x"
+        cpu = f"{r['server_cpu_ms']:.2f} ms" if r.get("server_cpu_ms") else "n/a"
         print(
             f"{scenario:<34} {server:<6} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} "
-            f"{r['p99_ms']:>8.1f} {r['errors']:>6d} {r['loader_cpu']:>6.0%} {shown:>6}"
+            f"{r['p99_ms']:>8.1f} {r['errors']:>6d} {cpu:>11} {r['loader_cpu']:>10.0%} {shown:>6}"
         )
 
 
@@ -298,8 +301,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
                 rows: list[tuple[str, str, dict[str, Any], float | None]] = []
                 for scenario, paths in scenarios.items():
-                    baseline = run_load(bare.base, paths, args, workdir)
-                    measured = run_load(app.base, paths, args, workdir)
+                    baseline = run_load(bare, paths, args, workdir)
+                    measured = run_load(app, paths, args, workdir)
                     rows.append((scenario, "bare", baseline, None))
                     rows.append((scenario, "app", measured, measured["rps"] / baseline["rps"]))
                 print_table(rows)

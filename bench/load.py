@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import resource
 import shutil
@@ -29,6 +30,41 @@ import httptools
 import httpx
 
 
+def server_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time used so far by process `pid` (Linux /proc); None where that is unavailable."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); the split above starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summary(
+    engine: str,
+    latencies: list[float],
+    errors: int,
+    duration: float,
+    loader_cpu: float,
+    server_cpu: float | None,
+) -> dict[str, Any]:
+    latencies.sort()
+    requests = len(latencies)
+    return {
+        "engine": engine,
+        "requests": requests,
+        "errors": errors,
+        "rps": requests / duration,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "loader_cpu": loader_cpu / duration,
+        # Server CPU per request is steadier than requests/s on a machine shared with others.
+        "server_cpu_ms": server_cpu / requests * 1000 if server_cpu and requests else None,
+    }
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -37,7 +73,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 async def _httpx_run(
-    base: str, paths: list[str], concurrency: int, warmup: float, duration: float
+    base: str,
+    paths: list[str],
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    server_pid: int | None,
 ) -> dict[str, Any]:
     # One client (one keep-alive connection) per worker: a shared httpx pool serialises its
     # users on its own lock and becomes the bottleneck instead of the server. The clients are
@@ -75,23 +116,22 @@ async def _httpx_run(
     record_from = time.perf_counter() + warmup
     stop_at = record_from + duration
 
-    async def cpu_at_record_start() -> float:
+    async def cpu_at_record_start() -> tuple[float, float | None]:
         await asyncio.sleep(warmup)
-        return time.process_time()
+        return time.process_time(), server_cpu_seconds(server_pid)
 
     cpu_start = asyncio.ensure_future(cpu_at_record_start())
     await asyncio.gather(*(worker(client, i) for i, client in enumerate(clients)))
-    cpu = time.process_time() - await cpu_start
-    latencies.sort()
-    return {
-        "engine": "httpx",
-        "loader_cpu": cpu / duration,
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / duration,
-        "p50_ms": percentile(latencies, 0.50) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-    }
+    server_end = server_cpu_seconds(server_pid)
+    loader_start, server_start = await cpu_start
+    return summary(
+        "httpx",
+        latencies,
+        errors,
+        duration,
+        time.process_time() - loader_start,
+        server_end - server_start if server_end is not None and server_start is not None else None,
+    )
 
 
 class _RawConnection(asyncio.Protocol):
@@ -136,7 +176,12 @@ class _RawConnection(asyncio.Protocol):
 
 
 async def _raw_run(
-    base: str, paths: list[str], concurrency: int, warmup: float, duration: float
+    base: str,
+    paths: list[str],
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    server_pid: int | None,
 ) -> dict[str, Any]:
     url = urlsplit(base)
     host, port = url.hostname or "127.0.0.1", url.port or 80
@@ -167,19 +212,17 @@ async def _raw_run(
         )
         connections.append(protocol)
     await asyncio.sleep(warmup)
-    cpu_start = time.process_time()
+    loader_start, server_start = time.process_time(), server_cpu_seconds(server_pid)
     await asyncio.gather(*(c.done for c in connections))
-    cpu = time.process_time() - cpu_start
-    latencies.sort()
-    return {
-        "engine": "raw",
-        "loader_cpu": cpu / duration,
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / duration,
-        "p50_ms": percentile(latencies, 0.50) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-    }
+    server_end = server_cpu_seconds(server_pid)
+    return summary(
+        "raw",
+        latencies,
+        errors,
+        duration,
+        time.process_time() - loader_start,
+        server_end - server_start if server_end is not None and server_start is not None else None,
+    )
 
 
 def _run(coro: Any) -> dict[str, Any]:
@@ -188,16 +231,6 @@ def _run(coro: Any) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         return dict(asyncio.run(coro))
     return dict(uvloop.run(coro))
-
-
-def run_httpx(
-    base: str, paths: list[str], concurrency: int, warmup: float, duration: float
-) -> dict[str, Any]:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        return asyncio.run(_httpx_run(base, paths, concurrency, warmup, duration))
-    return uvloop.run(_httpx_run(base, paths, concurrency, warmup, duration))
 
 
 # wrk drives the paths round-robin from Lua and prints its own percentiles as JSON at the end.
@@ -218,7 +251,13 @@ end
 
 
 def run_wrk(
-    base: str, paths: list[str], concurrency: int, warmup: float, duration: float, threads: int
+    base: str,
+    paths: list[str],
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    server_pid: int | None,
+    threads: int,
 ) -> dict[str, Any]:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -235,6 +274,7 @@ def run_wrk(
                 capture_output=True,
             )
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_start = server_cpu_seconds(server_pid)
         out = subprocess.run(
             [*common[:1], f"-d{max(1, round(duration))}s", *common[1:]],
             check=True,
@@ -242,6 +282,7 @@ def run_wrk(
             text=True,
         ).stdout
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_end = server_cpu_seconds(server_pid)
     finally:
         Path(handle.name).unlink()
     match = re.search(r"WRK_JSON (\{.*\})", out)
@@ -249,15 +290,20 @@ def run_wrk(
         raise SystemExit(f"unexpected wrk output:\n{out}")
     figures = json.loads(match.group(1))
     seconds = figures["duration_us"] / 1e6
+    requests = figures["requests"]
+    server_cpu = (
+        server_end - server_start if server_end is not None and server_start is not None else None
+    )
     return {
         "engine": "wrk",
-        "loader_cpu": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-        / seconds,
-        "requests": figures["requests"],
+        "requests": requests,
         "errors": figures["errors"],
-        "rps": figures["requests"] / seconds,
+        "rps": requests / seconds,
         "p50_ms": figures["p50_us"] / 1000,
         "p99_ms": figures["p99_us"] / 1000,
+        "loader_cpu": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        / seconds,
+        "server_cpu_ms": server_cpu / requests * 1000 if server_cpu and requests else None,
     }
 
 
@@ -270,16 +316,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--engine", choices=("raw", "httpx", "wrk"), default="raw")
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--server-pid", type=int, help="report this process's CPU per request")
     args = parser.parse_args(argv)
     paths: list[str] = json.loads(args.paths_file.read_text())
+    common = (args.base, paths, args.concurrency, args.warmup, args.duration, args.server_pid)
     if args.engine == "wrk":
-        result = run_wrk(
-            args.base, paths, args.concurrency, args.warmup, args.duration, args.wrk_threads
-        )
+        result = run_wrk(*common, threads=args.wrk_threads)
     elif args.engine == "raw":
-        result = _run(_raw_run(args.base, paths, args.concurrency, args.warmup, args.duration))
+        result = _run(_raw_run(*common))
     else:
-        result = run_httpx(args.base, paths, args.concurrency, args.warmup, args.duration)
+        result = _run(_httpx_run(*common))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 
