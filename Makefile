@@ -21,6 +21,10 @@ install: $(VENV)/.synced
 run: install
 	$(RUN)/python -m app
 
+# A generation worker consuming the Redis stream (needs REDIS_URL); start as many as you like.
+worker: install
+	$(RUN)/python -m app.worker
+
 test: install
 	$(RUN)/pytest $(PYTEST_ARGS)
 

@@ -10,13 +10,23 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from app.api.idempotency import install_idempotency
 from app.api.main import api_router
+from app.api.rate_limit import RateLimitHeadersMiddleware
 from app.core.bootstrap import bootstrap
 from app.core.config import Settings
 from app.core.config import settings as default_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
+from app.core.http import close_http_client
 from app.core.openapi import install_openapi
+from app.core.rate_limit import RateLimiter
+from app.events.factory import create_event_bus
+from app.pipeline.runtime import GenerationRuntime
+from app.providers.builtin import register_builtin_providers
+from app.providers.registry import registry
+from app.services.webhook_dispatcher import WebhookDispatcher
+from app.storage import create_storage
 
 
 def custom_generate_unique_id(route: APIRoute) -> str:
@@ -29,9 +39,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bootstrap(settings, app.state.db)
+        register_builtin_providers(app.state.provider_registry, settings.PROVIDER_PLUGINS)
+        await app.state.storage.start()
+        runtime: GenerationRuntime = app.state.generation_runtime
+        await runtime.start()
+        if settings.WEBHOOK_DISPATCHER_ENABLED:
+            app.state.webhook_dispatcher.start(app.state.event_bus)
         try:
             yield
         finally:
+            await app.state.webhook_dispatcher.stop()
+            await runtime.stop()
+            await app.state.storage.close()
+            await app.state.event_bus.close()
+            await close_http_client()
             await app.state.db.dispose()
 
     app = FastAPI(
@@ -45,6 +66,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = Database(settings)
+    app.state.rate_limiter = RateLimiter(settings)
+    app.state.event_bus = create_event_bus(settings)
+    app.state.storage = create_storage(settings)
+    app.state.provider_registry = registry
+    # With the in-memory broker the API process runs the jobs itself; with Redis, workers do.
+    app.state.generation_runtime = GenerationRuntime(
+        settings,
+        app.state.db,
+        app.state.storage,
+        app.state.event_bus,
+        registry,
+        executes=not settings.REDIS_URL,
+    )
+    app.state.webhook_dispatcher = WebhookDispatcher(app.state.db, settings)
 
     if settings.all_cors_origins:
         app.add_middleware(
@@ -54,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(RateLimitHeadersMiddleware)
+    install_idempotency(app, app.state.db)
     install_error_handlers(app)
     app.include_router(api_router, prefix=settings.API_V1_STR)
     install_openapi(app)

@@ -24,6 +24,9 @@ import pytest
 _TMP = Path(tempfile.mkdtemp(prefix="sartiq-tests-"))
 os.environ["DATA_DIR"] = str(_TMP / "data")
 os.environ.setdefault("ENVIRONMENT", "development")
+# The suite's shared app sends no webhooks: deliveries belong to the tests that start a
+# dispatcher (with the loopback receiver allowed), not to whichever app polls first.
+os.environ.setdefault("WEBHOOK_DISPATCHER_ENABLED", "false")
 
 from app.core import security  # noqa: E402
 from app.core.config import Settings  # noqa: E402

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from alembic.config import Config
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +20,8 @@ from app.models.generation_model import GenerativeModel
 from app.models.user import User
 from app.providers.defaults import default_generation_models
 from app.repositories.users import UserRepository
+from app.services import system_prompts
+from app.services.catalogue_defaults import seed_shot_types
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +81,19 @@ async def seed_generation_models(session: AsyncSession) -> None:
     await session.commit()
 
 
+async def seed_catalogue(session: AsyncSession, settings: Settings) -> None:
+    """Standard shot types and default system prompts; only what is missing is added."""
+    admin = await UserRepository(session).get_by_email(settings.FIRST_SUPERUSER)
+    try:
+        if admin is not None:
+            await seed_shot_types(session, admin.id)
+        await system_prompts.seed_defaults(session)
+        await session.commit()
+    except IntegrityError:
+        # Another process starting at the same time seeded them first.
+        await session.rollback()
+
+
 async def bootstrap(settings: Settings, db: Database) -> None:
     if settings.AUTO_MIGRATE:
         await migrate(settings)
@@ -85,3 +101,4 @@ async def bootstrap(settings: Settings, db: Database) -> None:
         await ensure_first_superuser(session, settings)
         if settings.SEED_DEFAULTS:
             await seed_generation_models(session)
+            await seed_catalogue(session, settings)

@@ -8,7 +8,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BeforeValidator, computed_field, model_validator
+from limits import parse_many
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.url_guard import OutboundPolicy
@@ -68,10 +76,86 @@ class Settings(BaseSettings):
     # Local image paths given by users must resolve inside this directory (default: DATA_DIR).
     DATA_FILES_DIR: Path | None = None
 
+    # Untrusted images (uploads, URLs, data URLs, local paths): refused above these limits.
+    IMAGE_MAX_BYTES: int = 20 * 1024 * 1024
+    # Checked from the header before decoding, so decompression bombs are never expanded.
+    IMAGE_MAX_PIXELS: int = 50_000_000
+    IMAGE_FETCH_TIMEOUT_SECONDS: float = 15.0
+
+    # LLM backends of `ai_core` generation models (prompt enhancement and generation).
+    OPENAI_API_KEY: str | None = None
+    OPENAI_BASE_URL: str = "https://api.openai.com/v1"
+    ANTHROPIC_API_KEY: str | None = None
+    ANTHROPIC_BASE_URL: str = "https://api.anthropic.com"
+    OLLAMA_HOST: str = "http://localhost:11434"
+    # Whole-call budget of one LLM request; past it the deterministic prompt is used.
+    LLM_TIMEOUT_SECONDS: float = 30.0
+
     # Applying migrations on start keeps `make run` zero-configuration; multi-replica
     # deployments run `alembic upgrade head` once instead and turn this off.
     AUTO_MIGRATE: bool = True
     SEED_DEFAULTS: bool = True
+
+    # --- generations: execution, storage, providers -----------------------------------
+    # Without REDIS_URL jobs run inside the API process (Taskiq in-memory broker); with it
+    # they go through a Redis stream to `python -m app.worker` processes.
+    TASK_QUEUE_NAME: str = "sartiq:generations"
+    WORKER_CONCURRENCY: int = Field(default=8, ge=1, le=1024)
+    # A running prediction holds a lease it renews every heartbeat; a lease that runs out
+    # (the worker died) makes the prediction eligible to run again.
+    GENERATION_LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    GENERATION_HEARTBEAT_SECONDS: float = Field(default=2.0, gt=0)
+    # How often workers look for expired leases and pending work whose message was lost.
+    GENERATION_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
+    # Pending work whose message has waited this long is enqueued again: messages lost with
+    # Redis, or fetched by a worker that died before starting them. A duplicate message is
+    # harmless (the claim refuses it), so this trades a little queue traffic for latency.
+    GENERATION_PENDING_REQUEUE_SECONDS: float = Field(default=120.0, gt=0)
+    # A prediction delivered this many times without finishing is given up as an error.
+    GENERATION_MAX_DELIVERIES: int = Field(default=5, ge=1)
+    # Per provider call; a primary that takes longer counts as failed and the fallback runs.
+    PROVIDER_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
+    # Extra provider modules imported at start (each exposes `register(registry)`).
+    PROVIDER_PLUGINS: Annotated[list[str], NoDecode, BeforeValidator(_parse_cors)] = []
+
+    STORAGE_BACKEND: Literal["local", "s3"] = "local"
+    # Empty means DATA_DIR/files.
+    FILES_DIR: Path | None = None
+    S3_BUCKET: str | None = None
+    S3_PREFIX: str = ""
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str | None = None
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: str | None = None
+    SIGNED_URL_TTL_SECONDS: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
+    # Rate limits per caller (user or API key) and route group, in `limits` notation
+    # ("60/minute", "1000 per hour", "10/second;100/minute"); JSON in the environment, e.g.
+    # RATE_LIMITS='{"generations": "30/minute"}'. Groups not listed use "default".
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMITS: dict[str, str] = {"default": "600/minute", "generations": "60/minute"}
+
+    # Idempotency-Key: how long a key's first response is replayed, and how long a duplicate
+    # waits for the first request still running before answering 409.
+    IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
+    IDEMPOTENCY_WAIT_SECONDS: float = 10.0
+    # A request marked in progress for longer than this is taken as crashed; the key is freed.
+    IDEMPOTENCY_LOCK_SECONDS: int = 300
+
+    # Webhook deliveries: sent by the background dispatcher (in this process when enabled;
+    # turn it off on API replicas that leave delivery to workers), retried with exponential
+    # backoff and jitter until the retry window closes.
+    WEBHOOK_DISPATCHER_ENABLED: bool = True
+    WEBHOOK_POLL_SECONDS: float = 1.0
+    WEBHOOK_TIMEOUT_SECONDS: float = 10.0
+    WEBHOOK_RETRY_BASE_SECONDS: float = 5.0
+    WEBHOOK_RETRY_MAX_DELAY_SECONDS: float = 3600.0
+    WEBHOOK_RETRY_WINDOW_SECONDS: float = 24 * 3600.0
+    WEBHOOK_CONCURRENCY: int = 16
+
+    # Live events: how long Redis keeps a generation's event stream for reconnecting clients.
+    EVENT_STREAM_TTL_SECONDS: int = 24 * 3600
+    EVENT_STREAM_MAXLEN: int = 10_000
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -88,6 +172,10 @@ class Settings(BaseSettings):
     @cached_property
     def outbound_policy(self) -> OutboundPolicy:
         return OutboundPolicy.from_entries(self.OUTBOUND_ALLOWED_HOSTS)
+
+    @property
+    def files_dir(self) -> Path:
+        return (self.FILES_DIR or self.DATA_DIR / "files").resolve()
 
     @property
     def database_url(self) -> str:
@@ -117,6 +205,16 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
         return key
+
+    @field_validator("RATE_LIMITS")
+    @classmethod
+    def _parse_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for group, spec in value.items():
+            try:
+                parse_many(spec)
+            except ValueError as exc:
+                raise ValueError(f"RATE_LIMITS[{group!r}]: cannot parse {spec!r}") from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import field_validator
-from sqlmodel import Field, SQLModel
+from sqlalchemy import BigInteger, String, Text
+from sqlmodel import Column, Field, SQLModel
 
+from app.models.base import TZDateTime, created_at_field, updated_at_field, uuid_pk
+from app.models.generation_model import JSONType
 from app.providers.enums import GenerationTool
 
 MAX_BATCH_SIZE = 8
@@ -139,3 +143,222 @@ class GenerationCreate(SQLModel):
     _weights = field_validator(
         "subject_lora_weight", "product_lora_weight", "product2_lora_weight", "style_lora_weight"
     )(_between(-2, 2))
+
+
+# --- stored records ----------------------------------------------------------------------
+# Catalogue ids (subject, product, style, shot type, pose preset) are plain indexed columns, not
+# foreign keys: a generation is a historical record and must survive catalogue edits.
+
+TERMINAL_GENERATION_STATUSES = frozenset(
+    {GenerationStatus.COMPLETED, GenerationStatus.FAILED, GenerationStatus.CANCELLED}
+)
+TERMINAL_PREDICTION_STATUSES = frozenset(
+    {PredictionStatus.COMPLETED, PredictionStatus.ERROR, PredictionStatus.CANCELLED}
+)
+
+
+class Generation(SQLModel, table=True):
+    __tablename__ = "generation"
+
+    id: uuid.UUID = uuid_pk()
+    owner_id: uuid.UUID = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    organization_id: uuid.UUID | None = Field(
+        default=None, foreign_key="organization.id", ondelete="CASCADE", index=True
+    )
+    # SET NULL: deleting a catalogue model must not erase history; `steps` keeps what ran.
+    generative_model_id: uuid.UUID | None = Field(
+        default=None, foreign_key="generative_model.id", ondelete="SET NULL", index=True
+    )
+    generation_type: GenerationType = Field(sa_type=String(32))
+    generation_strategy: GenerationStrategy = Field(sa_type=String(32), index=True)
+    tool: GenerationTool = Field(sa_type=String(32))
+    status: GenerationStatus = Field(sa_type=String(16), index=True)
+
+    subject_id: uuid.UUID | None = Field(default=None, index=True)
+    product_id: uuid.UUID | None = Field(default=None, index=True)
+    product2_id: uuid.UUID | None = Field(default=None, index=True)
+    style_id: uuid.UUID | None = Field(default=None, index=True)
+    shot_type_id: uuid.UUID | None = Field(default=None, index=True)
+    pose_preset_id: uuid.UUID | None = Field(default=None, index=True)
+
+    batch_size: int
+    width: int
+    height: int
+    steps: int
+    seed: int | None = Field(default=None, sa_type=BigInteger)
+    refine: bool = False
+    scale_factor: float | None = None
+    target_width: int | None = None
+    target_height: int | None = None
+
+    auto_generate_prompt: bool = True
+    prompt: str = Field(sa_type=Text)
+    original_prompt: str | None = Field(default=None, sa_type=Text)
+    negative_prompt: str | None = Field(default=None, sa_type=Text)
+    prompt_source: str | None = Field(default=None, max_length=64)
+    prompt_trace: list[Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+    # The request as received, what the prompt step resolved for the providers (image URLs,
+    # background, framing, …) and the step plan with each step's provider snapshot.
+    request: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    plan: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    # Free-form per-generation options (callbacks, agentic settings, …) owned by other features.
+    config: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+    error_message: str | None = Field(default=None, sa_type=Text)
+    error_category: str | None = Field(default=None, max_length=32)
+    retry_count: int = 0
+    started_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    processing_time_ms: int | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class Prediction(SQLModel, table=True):
+    __tablename__ = "prediction"
+
+    id: uuid.UUID = uuid_pk()
+    generation_id: uuid.UUID = Field(foreign_key="generation.id", ondelete="CASCADE", index=True)
+    # Copied from the generation so that scoping a prediction needs no join.
+    owner_id: uuid.UUID = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    organization_id: uuid.UUID | None = Field(
+        default=None, foreign_key="organization.id", ondelete="CASCADE", index=True
+    )
+    position: int = 0
+    seed: int = Field(sa_type=BigInteger)
+    status: PredictionStatus = Field(sa_type=String(16), index=True)
+    selected: bool = False
+    progress: float = 0.0
+
+    result_image_key: str | None = Field(default=None, max_length=512)
+    result_mime_type: str | None = Field(default=None, max_length=64)
+    result_width: int | None = None
+    result_height: int | None = None
+    result_size_bytes: int | None = None
+    result_sha256: str | None = Field(default=None, max_length=64)
+
+    provider: str | None = Field(default=None, max_length=64)
+    fallback_used: bool = False
+    fallback_reason: str | None = Field(default=None, sa_type=Text)
+    attempts: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    error_message: str | None = Field(default=None, sa_type=Text)
+    error_category: str | None = Field(default=None, max_length=32)
+    retry_count: int = 0
+
+    # Execution bookkeeping: the row, not the queue, decides who runs a prediction.
+    deliveries: int = 0
+    lease_token: str | None = Field(default=None, max_length=64)
+    lease_owner: str | None = Field(default=None, max_length=128)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=TZDateTime, index=True)
+    enqueued_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+
+    started_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=TZDateTime)
+    processing_time_ms: int | None = None
+    provider_time_ms: int | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+# --- API schemas -------------------------------------------------------------------------
+
+
+class PredictionAttempt(SQLModel):
+    step: str
+    task: str
+    provider: str
+    role: str = Field(description="primary or fallback")
+    started_at: datetime
+    duration_ms: int
+    outcome: str = Field(description="success, error or cancelled")
+    error: str | None = None
+    error_category: str | None = None
+
+
+class PredictionPublic(SQLModel):
+    id: uuid.UUID
+    generation_id: uuid.UUID
+    position: int
+    seed: int
+    status: PredictionStatus
+    selected: bool
+    progress: float
+    result_image_url: str | None
+    result_video_url: str | None = None
+    result_mime_type: str | None
+    result_width: int | None
+    result_height: int | None
+    result_size_bytes: int | None
+    result_sha256: str | None
+    provider: str | None
+    fallback_used: bool
+    fallback_reason: str | None
+    attempts: list[PredictionAttempt]
+    error_message: str | None
+    error_category: str | None
+    retry_count: int
+    deliveries: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    processing_time_ms: int | None
+    provider_time_ms: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PredictionsPublic(SQLModel):
+    data: list[PredictionPublic]
+    count: int
+
+
+class GenerationPublic(SQLModel):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    generative_models_id: uuid.UUID | None
+    generation_type: GenerationType
+    generation_strategy: GenerationStrategy
+    tool: GenerationTool
+    status: GenerationStatus
+    subject_id: uuid.UUID | None
+    product_id: uuid.UUID | None
+    product2_id: uuid.UUID | None
+    style_id: uuid.UUID | None
+    shot_type_id: uuid.UUID | None
+    pose_preset_id: uuid.UUID | None
+    batch_size: int
+    width: int
+    height: int
+    steps: int
+    seed: int | None
+    refine: bool
+    scale_factor: float | None
+    target_width: int | None
+    target_height: int | None
+    auto_generate_prompt: bool
+    prompt: str
+    original_prompt: str | None
+    negative_prompt: str | None
+    prompt_source: str | None
+    plan: list[dict[str, Any]] = Field(
+        description="The steps each prediction runs, with the provider chosen for each"
+    )
+    config: dict[str, Any] | None
+    error_message: str | None
+    error_category: str | None
+    retry_count: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    processing_time_ms: int | None
+    created_at: datetime
+    updated_at: datetime
+    predictions: list[PredictionPublic]
+
+
+class GenerationsPublic(SQLModel):
+    data: list[GenerationPublic]
+    count: int

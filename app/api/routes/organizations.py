@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter
 
 from app.api.deps import CurrentPrincipal, LimitQuery, SessionDep, SkipQuery
+from app.api.idempotency import Idempotent
 from app.models.common import Message
 from app.models.organization import (
     OrganizationCreate,
@@ -30,7 +31,7 @@ async def read_organizations(
     )
 
 
-@router.post("/", status_code=201)
+@router.post("/", status_code=201, dependencies=[Idempotent])
 async def create_organization(
     session: SessionDep, principal: CurrentPrincipal, organization_in: OrganizationCreate
 ) -> OrganizationPublic:

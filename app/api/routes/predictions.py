@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from app.api.deps import (
+    LimitQuery,
+    OwnerScopeDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    SkipQuery,
+)
+from app.core.errors import NotFound
+from app.models.generation import PredictionPublic, PredictionsPublic, PredictionStatus
+from app.services import generations as service
+from app.storage.base import Storage
+
+router = APIRouter(prefix="/predictions", tags=["predictions"])
+
+
+@router.get("/", response_model=PredictionsPublic, summary="Read Predictions")
+async def read_predictions(
+    session: ReadSessionDep,
+    scope: OwnerScopeDep,
+    settings: SettingsDep,
+    skip: SkipQuery = 0,
+    limit: LimitQuery = 100,
+    generation_id: uuid.UUID | None = None,
+    status: PredictionStatus | None = None,
+) -> Any:
+    rows, count = await service.list_predictions(
+        session, scope, generation_id=generation_id, status=status, skip=skip, limit=limit
+    )
+    return {
+        "data": [service.prediction_public(p, settings.API_V1_STR) for p in rows],
+        "count": count,
+    }
+
+
+@router.get("/{id}", response_model=PredictionPublic, summary="Read Prediction")
+async def read_prediction(
+    session: ReadSessionDep, scope: OwnerScopeDep, settings: SettingsDep, id: uuid.UUID
+) -> Any:
+    prediction = await service.get_prediction(session, scope, id)
+    return service.prediction_public(prediction, settings.API_V1_STR)
+
+
+@router.post("/{id}/select", response_model=PredictionPublic, summary="Select Prediction")
+async def select_prediction(
+    session: SessionDep, scope: OwnerScopeDep, settings: SettingsDep, id: uuid.UUID
+) -> Any:
+    """Mark this completed prediction as the chosen result of its generation."""
+    prediction = await service.select_prediction(session, scope, id)
+    return service.prediction_public(prediction, settings.API_V1_STR)
+
+
+@router.get(
+    "/{id}/image",
+    summary="Read Prediction Image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, 307: {"description": "Signed URL"}},
+)
+async def read_prediction_image(
+    request: Request,
+    session: ReadSessionDep,
+    scope: OwnerScopeDep,
+    settings: SettingsDep,
+    id: uuid.UUID,
+) -> Response:
+    """The stored result: streamed, or a redirect to an expiring signed URL (object storage)."""
+    prediction = await service.get_prediction(session, scope, id)
+    key = prediction.result_image_key
+    if key is None:
+        raise NotFound("Prediction has no stored result")
+    storage: Storage = request.app.state.storage
+    signed = await storage.signed_url(key, settings.SIGNED_URL_TTL_SECONDS)
+    if signed is not None:
+        return RedirectResponse(signed, status_code=307, headers={"Cache-Control": "no-store"})
+    if not await storage.exists(key):
+        raise NotFound("Stored result is missing")
+    return StreamingResponse(
+        storage.stream(key),
+        media_type=prediction.result_mime_type or "application/octet-stream",
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "ETag": f'"{prediction.result_sha256}"',
+            "Content-Length": str(prediction.result_size_bytes),
+        },
+    )

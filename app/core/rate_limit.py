@@ -1,0 +1,90 @@
+"""Rate limits per caller and route group, on the `limits` library.
+
+Fixed windows: one atomic increment per request, and an exact reset time for the
+`X-RateLimit-Reset` header. Counters live in memory when embedded and in Redis when
+`REDIS_URL` is set, so every API replica draws from the same budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from app.core.config import Settings
+
+logger = logging.getLogger(__name__)
+DEFAULT_GROUP = "default"
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_after),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(max(self.reset_after, 1))
+        return headers
+
+
+def parse_groups(groups: dict[str, str]) -> dict[str, list[RateLimitItem]]:
+    # Settings validated every value already.
+    return {name: parse_many(value) for name, value in groups.items()}
+
+
+def create_storage(settings: Settings) -> Storage:
+    if settings.REDIS_URL:
+        # redis-py is already a dependency; `limits` defaults to coredis otherwise.
+        return RedisStorage(
+            f"async+{settings.REDIS_URL}", implementation="redispy", key_prefix="ratelimit"
+        )
+    return MemoryStorage()
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
+        self.enabled = settings.RATE_LIMIT_ENABLED
+        self.groups = parse_groups(settings.RATE_LIMITS)
+        self.storage = storage or create_storage(settings)
+        self._strategy = FixedWindowRateLimiter(self.storage)
+
+    def limits_for(self, group: str) -> list[RateLimitItem]:
+        return self.groups.get(group) or self.groups.get(DEFAULT_GROUP) or []
+
+    async def hit(self, group: str, identity: str) -> RateLimitState | None:
+        """Count one request of `identity` in `group`; None when the group is unlimited."""
+        items = self.limits_for(group)
+        if not self.enabled or not items:
+            return None
+        states = []
+        for item in items:
+            try:
+                allowed = await self._strategy.hit(item, group, identity)
+                stats = await self._strategy.get_window_stats(item, group, identity)
+            except Exception:
+                # A limiter outage must not take the API down with it: fail open, loudly.
+                logger.warning("rate limit storage unavailable; request not counted", exc_info=True)
+                return None
+            states.append(
+                RateLimitState(
+                    allowed=allowed,
+                    limit=item.amount,
+                    remaining=max(stats.remaining, 0),
+                    reset_after=max(math.ceil(stats.reset_time - time.time()), 0),
+                )
+            )
+        # Report the limit that binds first: a refused one, else the one with least headroom.
+        return min(states, key=lambda s: (s.allowed, s.remaining / max(s.limit, 1)))

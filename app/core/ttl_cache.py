@@ -1,0 +1,43 @@
+"""A tiny per-process cache for small, rarely edited tables read on hot paths.
+
+Entries are keyed by database (an app and its tests may talk to several) and expire after
+`ttl` seconds; writers in this process call `invalidate()`, other processes see the change
+when the entry expires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+V = TypeVar("V")
+
+
+class TtlCache(Generic[V]):
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[Hashable, tuple[float, V]] = {}
+
+    @staticmethod
+    def database_key(session: AsyncSession) -> str:
+        bind = session.bind
+        return str(bind.sync_engine.url) if bind is not None else ""
+
+    async def get(
+        self, session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[V]]
+    ) -> V:
+        full_key = (self.database_key(session), key)
+        now = time.monotonic()
+        entry = self._entries.get(full_key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        value = await load()
+        if self.ttl > 0:
+            self._entries[full_key] = (now + self.ttl, value)
+        return value
+
+    def invalidate(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,89 @@
+"""The event bus on Redis Streams, for several API replicas and workers.
+
+Every event goes to one stream of all events (subscribers: webhooks) and to a stream per
+generation (live-event clients; kept EVENT_STREAM_TTL_SECONDS so reconnects can replay).
+Stream entry ids are the cursors: `Last-Event-ID` maps straight onto XREAD.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as redis
+
+from app.events.bus import GenerationEvent
+from app.events.replay import ReplayableEventBus, StreamItem
+
+_STREAM_ID = re.compile(r"^\d+-\d+$")
+FIELD = b"event"
+
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+def _entries(response: Any) -> list[Entry]:
+    """XREAD's reply, flattened: [(stream, [(id, fields), ...]), ...] -> [(id, fields), ...]."""
+    return [entry for _stream, entries in response or [] for entry in entries]
+
+
+class RedisEventBus(ReplayableEventBus):
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "events",
+        stream_ttl_seconds: int = 24 * 3600,
+        maxlen: int = 10_000,
+        block_ms: int = 5000,
+    ) -> None:
+        self._redis = redis.Redis.from_url(url)
+        self._all = f"{prefix}:all"
+        self._prefix = prefix
+        self._ttl = stream_ttl_seconds
+        self._maxlen = maxlen
+        self._block_ms = block_ms
+
+    def _generation_key(self, generation_id: uuid.UUID) -> str:
+        return f"{self._prefix}:generation:{generation_id}"
+
+    async def publish(self, event: GenerationEvent) -> None:
+        payload = {FIELD: event.model_dump_json()}
+        key = self._generation_key(event.generation_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._all, payload, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(key, payload, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def subscribe(self) -> AsyncIterator[GenerationEvent]:
+        # Start from the current tail, by id: re-reading "$" after an idle timeout would skip
+        # whatever was published between two reads.
+        latest: Any = await self._redis.xrevrange(self._all, count=1)
+        cursor: str | bytes = latest[0][0] if latest else "0-0"
+        while True:
+            response = await self._redis.xread({self._all: cursor}, block=self._block_ms, count=100)
+            for entry_id, fields in _entries(response):
+                cursor = entry_id
+                yield GenerationEvent.model_validate_json(fields[FIELD])
+
+    async def stream(
+        self, generation_id: uuid.UUID, after: str | None, *, idle_timeout: float = 15.0
+    ) -> AsyncIterator[StreamItem]:
+        key = self._generation_key(generation_id)
+        cursor = after if after and _STREAM_ID.match(after) else "0-0"
+        while True:
+            response = await self._redis.xread(
+                {key: cursor}, block=max(int(idle_timeout * 1000), 1), count=100
+            )
+            entries = _entries(response)
+            if not entries:
+                yield None
+            for entry_id, fields in entries:
+                cursor = entry_id.decode()
+                yield cursor, GenerationEvent.model_validate_json(fields[FIELD])
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,1 @@
+"""Running generations: the task engine, the per-prediction step runner, storage of results."""

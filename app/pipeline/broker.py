@@ -1,0 +1,29 @@
+"""The Taskiq broker: in-memory (jobs run inside the API process) or a Redis stream.
+
+The Redis stream broker acknowledges a message only after the job has finished, so a message
+whose worker died is delivered again (to another consumer, once it has been idle long enough).
+"""
+
+from __future__ import annotations
+
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq_redis import RedisStreamBroker
+
+from app.core.config import Settings
+
+
+def create_broker(settings: Settings) -> AsyncBroker:
+    if not settings.REDIS_URL:
+        return InMemoryBroker(max_async_tasks=settings.WORKER_CONCURRENCY)
+    # Unacknowledged messages are handed to another consumer after this idle time; the
+    # prediction's lease, not the message, decides whether the work is actually redone.
+    idle_ms = int(max(settings.GENERATION_LEASE_SECONDS * 2, 5.0) * 1000)
+    return RedisStreamBroker(
+        settings.REDIS_URL,
+        queue_name=settings.TASK_QUEUE_NAME,
+        consumer_group_name=f"{settings.TASK_QUEUE_NAME}:workers",
+        idle_timeout=idle_ms,
+        unacknowledged_lock_timeout=30.0,
+        xread_block=1000,
+        xread_count=settings.WORKER_CONCURRENCY,
+    )

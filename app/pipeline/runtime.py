@@ -1,0 +1,424 @@
+"""Runs predictions: claim the row, run the steps, store the image, settle the generation.
+
+One `GenerationRuntime` per process. The API process always has one to enqueue work (and, with
+the in-memory broker, to run it); `python -m app.worker` processes run one that consumes the
+Redis stream. Delivery is at-least-once; the row makes the effect exactly-once:
+
+* a job claims its prediction with a compare-and-set, so a second delivery finds it taken;
+* the claimer holds a lease it renews; a lease that runs out (worker killed) lets the sweeper
+  enqueue the prediction again and the next claimer removes the dead attempt's file;
+* the result is recorded only if the claimer still holds the lease; otherwise (cancelled,
+  deleted, taken over) the file it wrote is removed, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from taskiq import AsyncBroker
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.events.bus import EventBus, EventType
+from app.models.generation import (
+    Generation,
+    GenerationStatus,
+    PredictionStatus,
+)
+from app.pipeline.broker import create_broker
+from app.pipeline.events import GenerationEvents
+from app.pipeline.steps import StepFailed, StepsOutcome, run_steps
+from app.providers.registry import ProviderRegistry
+from app.repositories.generations import GenerationRepository
+from app.storage.base import Storage
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "generations.run_prediction"
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def result_key(generation_id: uuid.UUID, prediction_id: uuid.UUID, token: str, mime: str) -> str:
+    return f"{attempt_prefix(generation_id, prediction_id, token)}.{EXTENSIONS.get(mime, 'bin')}"
+
+
+def attempt_prefix(generation_id: uuid.UUID, prediction_id: uuid.UUID, token: str) -> str:
+    return f"{generation_prefix(generation_id)}{prediction_id}-{token}"
+
+
+def generation_prefix(generation_id: uuid.UUID) -> str:
+    return f"generations/{generation_id}/"
+
+
+async def settle_generation(
+    repo: GenerationRepository, generation_id: uuid.UUID, now: datetime
+) -> GenerationStatus | None:
+    """Once no prediction is active, give the generation its final status (call under lock)."""
+    counts = await repo.status_counts(generation_id)
+    if counts.get(PredictionStatus.PENDING, 0) or counts.get(PredictionStatus.GENERATING, 0):
+        return None
+    generation = await repo.session.get(Generation, generation_id, populate_existing=True)
+    if generation is None or generation.status in (
+        GenerationStatus.COMPLETED,
+        GenerationStatus.FAILED,
+        GenerationStatus.CANCELLED,
+    ):
+        return None
+    values: dict[str, Any] = {"finished_at": now, "updated_at": now}
+    if counts.get(PredictionStatus.COMPLETED, 0):
+        status = GenerationStatus.COMPLETED
+        values |= {"error_message": None, "error_category": None}
+    elif counts.get(PredictionStatus.ERROR, 0):
+        status = GenerationStatus.FAILED
+        message, category = await repo.first_error(generation_id)
+        values |= {"error_message": message, "error_category": category}
+    else:
+        status = GenerationStatus.CANCELLED
+    if generation.started_at is not None:
+        values["processing_time_ms"] = int((now - generation.started_at).total_seconds() * 1000)
+    await repo.update_generation(generation_id, status=status, **values)
+    return status
+
+
+class GenerationRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        storage: Storage,
+        bus: EventBus,
+        registry: ProviderRegistry,
+        *,
+        executes: bool,
+        broker: AsyncBroker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.storage = storage
+        self.events = GenerationEvents(bus)
+        self.registry = registry
+        # Whether this process runs jobs (worker, or API with the in-memory broker).
+        self.executes = executes
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.broker = broker or create_broker(settings)
+
+        async def run_prediction(prediction_id: str) -> None:
+            async with self._slots:
+                await self.execute(uuid.UUID(prediction_id))
+
+        # A plain function (Taskiq renames what it registers, which a bound method refuses).
+        self.broker.register_task(run_prediction, task_name=TASK_NAME)
+        self._slots = asyncio.Semaphore(settings.WORKER_CONCURRENCY)
+        self._work: dict[uuid.UUID, asyncio.Task[StepsOutcome]] = {}
+        self._progress: dict[uuid.UUID, float] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._started = False
+
+    @property
+    def in_memory(self) -> bool:
+        return not self.settings.REDIS_URL
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.startup()
+        self._started = True
+        if self.executes:
+            # In memory, nothing else will run what was pending when the process stopped.
+            await self.recover(include_all_pending=self.in_memory)
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="generation-sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for work in list(self._work.values()):
+            work.cancel()
+        if self._work:
+            await asyncio.gather(*self._work.values(), return_exceptions=True)
+        if self.executes:
+            with contextlib.suppress(Exception):
+                async with self.db.sessionmaker() as session:
+                    await GenerationRepository(session).release_leases(self.worker_id, utcnow())
+                    await session.commit()
+        if self._started:
+            await self.broker.shutdown()
+            self._started = False
+
+    # --- queueing ------------------------------------------------------------------------
+
+    async def enqueue(self, prediction_ids: list[uuid.UUID]) -> None:
+        if not prediction_ids:
+            return
+        async with self.db.sessionmaker() as session:
+            await GenerationRepository(session).mark_enqueued(prediction_ids, utcnow())
+            await session.commit()
+        task = self.broker.find_task(TASK_NAME)
+        assert task is not None
+        for prediction_id in prediction_ids:
+            await task.kiq(str(prediction_id))
+
+    async def recover(self, *, include_all_pending: bool) -> int:
+        now = utcnow()
+        cutoff = (
+            None
+            if include_all_pending
+            else now - timedelta(seconds=self.settings.GENERATION_PENDING_REQUEUE_SECONDS)
+        )
+        async with self.db.read_sessionmaker() as session:
+            ids = await GenerationRepository(session).runnable_ids(now=now, pending_before=cutoff)
+        if ids:
+            logger.info("re-enqueueing %d predictions", len(ids))
+            await self.enqueue(ids)
+        return len(ids)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.GENERATION_SWEEP_SECONDS)
+            try:
+                await self.recover(include_all_pending=False)
+            except Exception:
+                logger.exception("generation sweep failed")
+
+    def stop_local(self, prediction_ids: list[uuid.UUID]) -> None:
+        """Cancelled or deleted through this process: stop the work now, not at the next beat."""
+        for prediction_id in prediction_ids:
+            work = self._work.get(prediction_id)
+            if work is not None:
+                work.cancel()
+
+    # --- execution -----------------------------------------------------------------------
+
+    async def execute(self, prediction_id: uuid.UUID) -> None:
+        now = utcnow()
+        token = uuid.uuid4().hex
+        lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
+        async with self.db.sessionmaker() as session:
+            repo = GenerationRepository(session)
+            claim = await repo.claim(
+                prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
+            )
+            if claim is None:
+                return
+            await session.commit()
+        prediction = claim.prediction
+        generation_id = prediction.generation_id
+        if claim.previous_token is not None:
+            # A worker died holding this prediction; whatever it stored is garbage now.
+            await self.storage.delete_prefix(
+                attempt_prefix(generation_id, prediction_id, claim.previous_token)
+            )
+        async with self.db.sessionmaker() as session:
+            repo = GenerationRepository(session)
+            became_processing = await repo.mark_processing(generation_id, now)
+            generation = await repo.get(generation_id)
+            await session.commit()
+        if generation is None:
+            return
+        if became_processing:
+            await self.events.status(generation, GenerationStatus.PROCESSING)
+        if prediction.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
+            await self._finish_error(
+                generation,
+                prediction_id,
+                token,
+                started=now,
+                message=f"Gave up after {prediction.deliveries - 1} interrupted deliveries",
+                category="internal",
+                attempts=[],
+            )
+            return
+
+        async def on_progress(fraction: float, message: str | None) -> None:
+            previous = self._progress.get(prediction_id, 0.0)
+            self._progress[prediction_id] = fraction
+            if fraction - previous >= 0.05 or fraction >= 1.0:
+                await self.events.prediction(
+                    EventType.PREDICTION_PROGRESS,
+                    generation_id=generation_id,
+                    prediction_id=prediction_id,
+                    owner_id=generation.owner_id,
+                    organization_id=generation.organization_id,
+                    data={"progress": round(fraction, 4), "message": message},
+                )
+
+        work = asyncio.create_task(
+            run_steps(self.registry, self.settings, generation, prediction.seed, on_progress)
+        )
+        self._work[prediction_id] = work
+        heartbeat = asyncio.create_task(self._heartbeat(prediction_id, token, work))
+        try:
+            try:
+                outcome = await work
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    work.cancel()
+                    raise
+                # Stopped because the row says so (cancelled, deleted or taken over).
+                return
+            except StepFailed as failure:
+                await self._finish_error(
+                    generation,
+                    prediction_id,
+                    token,
+                    started=now,
+                    message=failure.message,
+                    category=failure.category,
+                    attempts=failure.attempts,
+                )
+                return
+            except Exception as exc:
+                logger.exception("prediction %s failed unexpectedly", prediction_id)
+                await self._finish_error(
+                    generation,
+                    prediction_id,
+                    token,
+                    started=now,
+                    message=f"Internal error: {type(exc).__name__}",
+                    category="internal",
+                    attempts=[],
+                )
+                return
+            await self._finish_success(generation, prediction_id, token, now, outcome)
+        finally:
+            heartbeat.cancel()
+            self._work.pop(prediction_id, None)
+            self._progress.pop(prediction_id, None)
+
+    async def _heartbeat(
+        self, prediction_id: uuid.UUID, token: str, work: asyncio.Task[StepsOutcome]
+    ) -> None:
+        interval = min(
+            self.settings.GENERATION_HEARTBEAT_SECONDS, self.settings.GENERATION_LEASE_SECONDS / 3
+        )
+        lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
+        while not work.done():
+            await asyncio.sleep(interval)
+            try:
+                async with self.db.sessionmaker() as session:
+                    held = await GenerationRepository(session).renew_lease(
+                        prediction_id,
+                        token,
+                        utcnow() + lease,
+                        self._progress.get(prediction_id, 0.0),
+                    )
+                    await session.commit()
+            except Exception:
+                logger.exception("lease renewal of prediction %s failed", prediction_id)
+                continue
+            if not held:
+                work.cancel()
+                return
+
+    async def _finish_success(
+        self,
+        generation: Generation,
+        prediction_id: uuid.UUID,
+        token: str,
+        started: datetime,
+        outcome: StepsOutcome,
+    ) -> None:
+        image = outcome.image
+        key = result_key(generation.id, prediction_id, token, image.mime_type)
+        stored = await self.storage.put(key, image.data, image.mime_type)
+        now = utcnow()
+        values = {
+            "status": PredictionStatus.COMPLETED,
+            "progress": 1.0,
+            "result_image_key": stored.key,
+            "result_mime_type": image.mime_type,
+            "result_width": image.width,
+            "result_height": image.height,
+            "result_size_bytes": stored.size,
+            "result_sha256": stored.sha256,
+            "provider": outcome.provider,
+            "fallback_used": outcome.fallback_used,
+            "fallback_reason": outcome.fallback_reason,
+            "attempts": outcome.attempts,
+            "error_message": None,
+            "error_category": None,
+            "finished_at": now,
+            "processing_time_ms": int((now - started).total_seconds() * 1000),
+            "provider_time_ms": outcome.provider_time_ms,
+            "updated_at": now,
+        }
+        recorded = await self._record(
+            generation, prediction_id, token, values, EventType.PREDICTION_COMPLETED
+        )
+        if not recorded:
+            await self.storage.delete(stored.key)
+
+    async def _finish_error(
+        self,
+        generation: Generation,
+        prediction_id: uuid.UUID,
+        token: str,
+        *,
+        started: datetime,
+        message: str,
+        category: str,
+        attempts: list[dict[str, Any]],
+    ) -> None:
+        now = utcnow()
+        served = [a for a in attempts if a.get("outcome") == "error"]
+        values = {
+            "status": PredictionStatus.ERROR,
+            "error_message": message,
+            "error_category": category,
+            "attempts": attempts,
+            "provider": served[-1]["provider"] if served else None,
+            "finished_at": now,
+            "processing_time_ms": int((now - started).total_seconds() * 1000),
+            "updated_at": now,
+        }
+        await self._record(generation, prediction_id, token, values, EventType.PREDICTION_FAILED)
+
+    async def _record(
+        self,
+        generation: Generation,
+        prediction_id: uuid.UUID,
+        token: str,
+        values: dict[str, Any],
+        event_type: EventType,
+    ) -> bool:
+        now = utcnow()
+        async with self.db.sessionmaker() as session:
+            repo = GenerationRepository(session)
+            # Lock the generation first (same order as cancel/retry): concurrent finishers of
+            # one generation settle it one after another, so exactly one sees it finish.
+            if not await repo.lock_generation(generation.id, now):
+                await session.rollback()
+                return False
+            if not await repo.finish_prediction(prediction_id, token, values):
+                await session.rollback()
+                return False
+            final = await settle_generation(repo, generation.id, now)
+            await session.commit()
+        await self.events.prediction(
+            event_type,
+            generation_id=generation.id,
+            prediction_id=prediction_id,
+            owner_id=generation.owner_id,
+            organization_id=generation.organization_id,
+            data={
+                "status": str(values["status"]),
+                "error_message": values.get("error_message"),
+                "error_category": values.get("error_category"),
+            },
+        )
+        if final is not None:
+            await self.events.status(generation, final)
+        return True

@@ -1,0 +1,1 @@
+"""Prompt building: entity resolution, the builder chain, LLM enhancement, prompt generation."""

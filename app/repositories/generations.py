@@ -1,0 +1,425 @@
+"""All SQL of generations and predictions, including the execution bookkeeping.
+
+The row decides who runs a prediction: a claim is a compare-and-set on (status, lease token),
+completion is a compare-and-set on the claimer's lease token, so a message delivered twice
+never produces two results.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.models.generation import (
+    Generation,
+    GenerationStatus,
+    GenerationStrategy,
+    GenerationType,
+    Prediction,
+    PredictionStatus,
+)
+
+ACTIVE_PREDICTION = (PredictionStatus.PENDING, PredictionStatus.GENERATING)
+
+
+@dataclass(frozen=True)
+class GenerationFilters:
+    status: GenerationStatus | None = None
+    strategy: GenerationStrategy | None = None
+    generation_type: GenerationType | None = None
+    subject_id: uuid.UUID | None = None
+    product_id: uuid.UUID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.status is not None:
+            conditions.append(col(Generation.status) == self.status)
+        if self.strategy is not None:
+            conditions.append(col(Generation.generation_strategy) == self.strategy)
+        if self.generation_type is not None:
+            conditions.append(col(Generation.generation_type) == self.generation_type)
+        if self.subject_id is not None:
+            conditions.append(col(Generation.subject_id) == self.subject_id)
+        if self.product_id is not None:
+            conditions.append(
+                or_(
+                    col(Generation.product_id) == self.product_id,
+                    col(Generation.product2_id) == self.product_id,
+                )
+            )
+        if self.created_after is not None:
+            conditions.append(col(Generation.created_at) >= self.created_after)
+        if self.created_before is not None:
+            conditions.append(col(Generation.created_at) < self.created_before)
+        return conditions
+
+
+@dataclass(frozen=True)
+class Claim:
+    prediction: Prediction
+    previous_token: str | None
+
+
+class GenerationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def get(self, generation_id: uuid.UUID) -> Generation | None:
+        return await self.session.get(Generation, generation_id)
+
+    async def get_prediction(self, prediction_id: uuid.UUID) -> Prediction | None:
+        return await self.session.get(Prediction, prediction_id)
+
+    async def predictions_of(self, generation_ids: Sequence[uuid.UUID]) -> list[Prediction]:
+        if not generation_ids:
+            return []
+        result = await self.session.exec(
+            select(Prediction)  # type: ignore[call-overload]
+            .where(col(Prediction.generation_id).in_(generation_ids))
+            .order_by(col(Prediction.generation_id), col(Prediction.position))
+        )
+        return list(result.scalars().all())
+
+    async def list_generations(
+        self,
+        scope: ColumnElement[bool],
+        filters: GenerationFilters,
+        *,
+        skip: int,
+        limit: int,
+    ) -> tuple[list[Generation], int]:
+        where = and_(scope, *filters.conditions())
+        count = (
+            await self.session.execute(select(func.count()).select_from(Generation).where(where))
+        ).scalar_one()
+        result = await self.session.execute(
+            select(Generation)
+            .where(where)
+            .order_by(col(Generation.created_at).desc(), col(Generation.id).desc())
+            .offset(skip)
+            .limit(limit)
+        )
+        return list(result.scalars().all()), int(count)
+
+    async def list_predictions(
+        self,
+        scope: ColumnElement[bool],
+        *,
+        generation_id: uuid.UUID | None,
+        status: PredictionStatus | None,
+        skip: int,
+        limit: int,
+    ) -> tuple[list[Prediction], int]:
+        conditions = [scope]
+        if generation_id is not None:
+            conditions.append(col(Prediction.generation_id) == generation_id)
+        if status is not None:
+            conditions.append(col(Prediction.status) == status)
+        where = and_(*conditions)
+        count = (
+            await self.session.execute(select(func.count()).select_from(Prediction).where(where))
+        ).scalar_one()
+        result = await self.session.execute(
+            select(Prediction)
+            .where(where)
+            .order_by(
+                col(Prediction.created_at).desc(),
+                col(Prediction.generation_id),
+                col(Prediction.position),
+            )
+            .offset(skip)
+            .limit(limit)
+        )
+        return list(result.scalars().all()), int(count)
+
+    # --- writes from the API -------------------------------------------------------------
+
+    async def add(self, generation: Generation, predictions: Sequence[Prediction]) -> None:
+        self.session.add(generation)
+        await self.session.flush()
+        self.session.add_all(predictions)
+        await self.session.flush()
+
+    async def lock_generation(self, generation_id: uuid.UUID, now: datetime) -> bool:
+        """Serialise state changes of one generation (a row lock; SQLite's write lock)."""
+        result = await self.session.execute(
+            update(Generation).where(col(Generation.id) == generation_id).values(updated_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def cancel_active(self, generation_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+        result = await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.generation_id) == generation_id,
+                col(Prediction.status).in_(ACTIVE_PREDICTION),
+            )
+            .values(
+                status=PredictionStatus.CANCELLED,
+                finished_at=now,
+                lease_token=None,
+                lease_expires_at=None,
+                error_message="Cancelled",
+                error_category="cancelled",
+                updated_at=now,
+            )
+            .returning(col(Prediction.id))
+        )
+        return [row[0] for row in result.all()]
+
+    async def reset_for_retry(self, generation_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+        result = await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.generation_id) == generation_id,
+                col(Prediction.status).in_((PredictionStatus.ERROR, PredictionStatus.CANCELLED)),
+            )
+            .values(
+                status=PredictionStatus.PENDING,
+                retry_count=col(Prediction.retry_count) + 1,
+                error_message=None,
+                error_category=None,
+                provider=None,
+                fallback_used=False,
+                fallback_reason=None,
+                attempts=[],
+                progress=0.0,
+                deliveries=0,
+                lease_token=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                started_at=None,
+                finished_at=None,
+                processing_time_ms=None,
+                provider_time_ms=None,
+                enqueued_at=now,
+                updated_at=now,
+            )
+            .returning(col(Prediction.id))
+        )
+        return [row[0] for row in result.all()]
+
+    async def update_generation(self, generation_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            update(Generation).where(col(Generation.id) == generation_id).values(**values)
+        )
+
+    async def delete(self, generation_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(Prediction).where(col(Prediction.generation_id) == generation_id)
+        )
+        await self.session.execute(delete(Generation).where(col(Generation.id) == generation_id))
+
+    async def select_prediction(self, prediction: Prediction) -> None:
+        await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.generation_id) == prediction.generation_id,
+                col(Prediction.id) != prediction.id,
+            )
+            .values(selected=False)
+        )
+        await self.session.execute(
+            update(Prediction).where(col(Prediction.id) == prediction.id).values(selected=True)
+        )
+
+    # --- execution bookkeeping -----------------------------------------------------------
+
+    async def mark_enqueued(self, prediction_ids: Sequence[uuid.UUID], now: datetime) -> None:
+        if prediction_ids:
+            await self.session.execute(
+                update(Prediction)
+                .where(col(Prediction.id).in_(prediction_ids))
+                .values(enqueued_at=now)
+            )
+
+    async def claim(
+        self,
+        prediction_id: uuid.UUID,
+        *,
+        token: str,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Claim | None:
+        """Take a pending prediction, or one whose runner's lease ran out; None if not ours."""
+        row = (
+            await self.session.execute(
+                select(
+                    col(Prediction.status),
+                    col(Prediction.lease_token),
+                    col(Prediction.lease_expires_at),
+                ).where(col(Prediction.id) == prediction_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        status, previous_token, expires = row
+        expired = status == PredictionStatus.GENERATING and expires is not None and expires < now
+        if status != PredictionStatus.PENDING and not expired:
+            return None
+        same_token = (
+            col(Prediction.lease_token) == previous_token
+            if previous_token is not None
+            else col(Prediction.lease_token).is_(None)
+        )
+        result = await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.id) == prediction_id, col(Prediction.status) == status, same_token
+            )
+            .values(
+                status=PredictionStatus.GENERATING,
+                lease_token=token,
+                lease_owner=owner,
+                lease_expires_at=lease_until,
+                deliveries=col(Prediction.deliveries) + 1,
+                started_at=now,
+                progress=0.0,
+                updated_at=now,
+            )
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        prediction = await self.session.get(Prediction, prediction_id, populate_existing=True)
+        assert prediction is not None
+        return Claim(prediction=prediction, previous_token=previous_token)
+
+    async def mark_processing(self, generation_id: uuid.UUID, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(Generation)
+            .where(
+                col(Generation.id) == generation_id,
+                col(Generation.status) == GenerationStatus.PENDING,
+            )
+            .values(
+                status=GenerationStatus.PROCESSING,
+                started_at=func.coalesce(col(Generation.started_at), now),
+                updated_at=now,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def renew_lease(
+        self, prediction_id: uuid.UUID, token: str, lease_until: datetime, progress: float
+    ) -> bool:
+        result = await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.id) == prediction_id,
+                col(Prediction.lease_token) == token,
+                col(Prediction.status) == PredictionStatus.GENERATING,
+            )
+            .values(lease_expires_at=lease_until, progress=progress)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_leases(self, owner: str, now: datetime) -> int:
+        """Shutting down: let other workers take over our running predictions at once."""
+        result = await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.lease_owner) == owner,
+                col(Prediction.status) == PredictionStatus.GENERATING,
+            )
+            .values(lease_expires_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish_prediction(
+        self, prediction_id: uuid.UUID, token: str, values: dict[str, Any]
+    ) -> bool:
+        result = await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.id) == prediction_id,
+                col(Prediction.lease_token) == token,
+                col(Prediction.status) == PredictionStatus.GENERATING,
+            )
+            .values(lease_token=None, lease_expires_at=None, **values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def fail_undeliverable(
+        self, prediction_id: uuid.UUID, max_deliveries: int, now: datetime, message: str
+    ) -> bool:
+        result = await self.session.execute(
+            update(Prediction)
+            .where(
+                col(Prediction.id) == prediction_id,
+                col(Prediction.status).in_(ACTIVE_PREDICTION),
+                col(Prediction.deliveries) >= max_deliveries,
+                or_(
+                    col(Prediction.status) == PredictionStatus.PENDING,
+                    col(Prediction.lease_expires_at) < now,
+                ),
+            )
+            .values(
+                status=PredictionStatus.ERROR,
+                error_message=message,
+                error_category="internal",
+                finished_at=now,
+                lease_token=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def status_counts(self, generation_id: uuid.UUID) -> dict[str, int]:
+        result = await self.session.execute(
+            select(col(Prediction.status), func.count())
+            .where(col(Prediction.generation_id) == generation_id)
+            .group_by(col(Prediction.status))
+        )
+        return {str(status): int(count) for status, count in result.all()}
+
+    async def first_error(self, generation_id: uuid.UUID) -> tuple[str | None, str | None]:
+        row = (
+            await self.session.execute(
+                select(col(Prediction.error_message), col(Prediction.error_category))
+                .where(
+                    col(Prediction.generation_id) == generation_id,
+                    col(Prediction.status) == PredictionStatus.ERROR,
+                )
+                .order_by(col(Prediction.position))
+                .limit(1)
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None else (None, None)
+
+    async def runnable_ids(
+        self, *, now: datetime, pending_before: datetime | None, limit: int = 1000
+    ) -> list[uuid.UUID]:
+        """Work to (re-)enqueue: expired leases, and pending work enqueued before the cutoff."""
+        expired = and_(
+            col(Prediction.status) == PredictionStatus.GENERATING,
+            col(Prediction.lease_expires_at) < now,
+        )
+        pending: ColumnElement[bool] = col(Prediction.status) == PredictionStatus.PENDING
+        if pending_before is not None:
+            pending = and_(
+                pending,
+                or_(
+                    col(Prediction.enqueued_at).is_(None),
+                    col(Prediction.enqueued_at) < pending_before,
+                ),
+            )
+        result = await self.session.execute(
+            select(col(Prediction.id))
+            .where(or_(expired, pending))
+            .order_by(col(Prediction.created_at))
+            .limit(limit)
+        )
+        return [row[0] for row in result.all()]

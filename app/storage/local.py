@@ -1,0 +1,84 @@
+"""Files under a directory (DATA_DIR/files by default); writes are atomic renames."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from app.storage.base import Storage, check_key
+
+CHUNK = 256 * 1024
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / check_key(key)).resolve()
+        if not path.is_relative_to(self.root):
+            raise FileNotFoundError(key)
+        return path
+
+    def _write_sync(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A reader never sees a half-written file: write aside, then rename into place.
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    async def _write(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(self._write_sync, key, data)
+
+    async def read(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(open, self._path(key), "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, CHUNK):
+                yield chunk
+        finally:
+            await asyncio.to_thread(handle.close)
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._path(key).is_file)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, True)
+
+    def _delete_prefix_sync(self, prefix: str) -> int:
+        removed = 0
+        for key in self._list_sync(prefix):
+            self._path(key).unlink(missing_ok=True)
+            removed += 1
+        directory = self.root / prefix.rstrip("/")
+        if prefix.endswith("/") and directory.is_dir() and directory.resolve() != self.root:
+            shutil.rmtree(directory, ignore_errors=True)
+        return removed
+
+    async def delete_prefix(self, prefix: str) -> int:
+        return await asyncio.to_thread(self._delete_prefix_sync, prefix)
+
+    def _list_sync(self, prefix: str) -> list[str]:
+        if not self.root.exists():
+            return []
+        keys = []
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.name.endswith(".part"):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        return await asyncio.to_thread(self._list_sync, prefix)

@@ -1,0 +1,382 @@
+"""/api/v1/prompts: compose and create-for-generation over the catalogue."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from tests.conftest import TestUser as User
+from tests.conftest import UserFactory
+
+API = "/api/v1"
+OrgFactory = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def _post(
+    client: httpx.AsyncClient, who: User, path: str, body: dict[str, Any], **kw: Any
+) -> Any:
+    r = await client.post(f"{API}/{path}/", json=body, headers=who.headers, **kw)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def _shot_types(client: httpx.AsyncClient, who: User) -> dict[str, dict[str, Any]]:
+    r = await client.get(f"{API}/shot-types/", headers=who.headers, params={"limit": 1000})
+    return {row["slug"]: row for row in r.json()["data"]}
+
+
+async def _catalogue(client: httpx.AsyncClient, who: User, **kw: Any) -> dict[str, Any]:
+    subject = await _post(
+        client,
+        who,
+        "subjects",
+        {
+            "name": "Ava",
+            "slug": "ava",
+            "gender": "FEMALE",
+            "age_class": "YOUNG",
+            "description": "auburn hair, freckles",
+            "lora_path": "https://x/ava.safetensors",
+            "lora_trigger": "ohwx",
+            "cover_image_url": "https://x/ava.png",
+        },
+        **kw,
+    )
+    shirt = await _post(
+        client,
+        who,
+        "products",
+        {
+            "name": "Linen Shirt",
+            "description": "white linen shirt",
+            "gender": "FEMALE",
+            "lora_path": "https://x/shirt.safetensors",
+            "lora_trigger": "shrt",
+            "cover_image_url": "https://x/shirt.png",
+            "back_image_url": "https://x/shirt-back.png",
+        },
+        **kw,
+    )
+    style = await _post(
+        client, who, "styles", {"name": "Editorial", "description": "soft editorial"}, **kw
+    )
+    return {"subject": subject, "product": shirt, "style": style}
+
+
+async def test_prompts_require_authentication(client: httpx.AsyncClient) -> None:
+    assert (await client.post(f"{API}/prompts/compose", json={})).status_code == 401
+    r = await client.post(f"{API}/prompts/create-for-generation", json={})
+    assert r.status_code == 401
+
+
+async def test_compose_base_prompt_only(client: httpx.AsyncClient, user: User) -> None:
+    r = await client.post(f"{API}/prompts/compose", json={}, headers=user.headers)
+    assert r.status_code == 200
+    assert r.json() == {"prompt": r.json()["prompt"]}
+    assert r.json()["prompt"].startswith("professional fashion e-commerce photograph")
+
+
+async def test_compose_with_shot_type_pose_and_look(client: httpx.AsyncClient, user: User) -> None:
+    shots = await _shot_types(client, user)
+    back = shots["full-body-back"]
+    pose = await _post(
+        client,
+        user,
+        "pose-presets",
+        {
+            "name": "Over the shoulder",
+            "shot_type_id": back["id"],
+            "prompt": "looking over the shoulder",
+        },
+    )
+    items = await _catalogue(client, user)
+    look = await _post(
+        client,
+        user,
+        "shooting-looks",
+        {
+            "name": "Summer",
+            "subject_id": items["subject"]["id"],
+            "main_product_id": items["product"]["id"],
+            "style_id": items["style"]["id"],
+            "background": "sandy beach",
+            "lighting": "golden hour",
+            "outfit_instruction": "sleeves rolled up",
+        },
+    )
+    r = await client.post(
+        f"{API}/prompts/compose",
+        json={
+            "shot_type_id": back["id"],
+            "pose_id": pose["id"],
+            "shooting_look_id": look["id"],
+        },
+        headers=user.headers,
+    )
+    assert r.status_code == 200, r.text
+    prompt = r.json()["prompt"]
+    expected_order = [
+        "professional fashion",
+        "ohwx young woman, auburn hair",
+        "white linen shirt",
+        "soft editorial style",
+        back["prompt"],
+        "looking over the shoulder",
+        "sleeves rolled up",
+        "golden hour lighting",
+        "sandy beach background",
+    ]
+    positions = [prompt.index(part) for part in expected_order]
+    assert positions == sorted(positions)
+    # The pose preset's shot type is used when none is given.
+    r = await client.post(
+        f"{API}/prompts/compose", json={"pose_id": pose["id"]}, headers=user.headers
+    )
+    assert back["prompt"] in r.json()["prompt"]
+
+
+async def test_compose_unknown_and_foreign_ids_are_404(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: OrgFactory
+) -> None:
+    alice, mallory = await make_user(), await make_user()
+    org = await make_org(mallory)
+    look = await _post(
+        client, mallory, "shooting-looks", {"name": "Secret"}, params={"organization_id": org["id"]}
+    )
+    r = await client.post(
+        f"{API}/prompts/compose", json={"shooting_look_id": look["id"]}, headers=alice.headers
+    )
+    assert r.status_code == 404
+    assert "shooting_look_id" in r.json()["detail"]
+    r = await client.post(
+        f"{API}/prompts/compose", json={"pose_id": str(uuid.uuid4())}, headers=alice.headers
+    )
+    assert r.status_code == 404 and "pose_id" in r.json()["detail"]
+    r = await client.post(
+        f"{API}/prompts/compose", json={"shot_type_id": "nope"}, headers=alice.headers
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "shot_type_id"]
+    r = await client.post(
+        f"{API}/prompts/compose",
+        json={},
+        headers=alice.headers,
+        params={"organization_id": org["id"]},
+    )
+    assert r.status_code == 403
+
+
+async def test_create_for_generation_per_shot_type(client: httpx.AsyncClient, user: User) -> None:
+    items = await _catalogue(client, user)
+    body = {
+        "subject_slug": "ava",
+        "product_id": items["product"]["id"],
+        "product_lora_enabled": True,
+        "product_lora_weight": 0.6,
+        "style_id": items["style"]["id"],
+        "shot_type_string": "full-body-front, Full Body Back",
+        "background": "light grey seamless paper",
+        "negative_prompt": "sunglasses",
+        "extra_prompt": "crisp fabric texture",
+    }
+    r = await client.post(f"{API}/prompts/create-for-generation", json=body, headers=user.headers)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["shot_types"] == ["full-body-front", "full-body-back"]
+    front, back = data["prompts"]["full-body-front"], data["prompts"]["full-body-back"]
+    assert front["source"] == "chain" and front["prompt"] == front["original_prompt"]
+    assert "ohwx young woman" in front["prompt"] and "shrt" in front["prompt"]
+    assert "light grey seamless paper background" in front["prompt"]
+    assert front["prompt"].endswith("crisp fabric texture")
+    assert "back view" in back["prompt"] and "back view" not in front["prompt"]
+    assert "sunglasses" in front["negative_prompt"]
+    assert "face" in back["negative_prompt"] and "face" not in front["negative_prompt"]
+    loras = {lora["kind"]: lora for lora in data["loras"]}
+    assert loras["subject"] == {
+        "kind": "subject",
+        "path": "https://x/ava.safetensors",
+        "weight": 1.0,
+        "trigger": "ohwx",
+    }
+    assert loras["product"]["weight"] == 0.6
+    builders_seen = [entry["builder"] for entry in front["trace"]]
+    assert (
+        builders_seen.index("subject")
+        < builders_seen.index("products")
+        < builders_seen.index("shot_type")
+    )
+    assert front["shot_type"]["framing"] == "Full Body"
+
+
+async def test_create_for_generation_without_shot_type_and_defaults(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    r = await client.post(
+        f"{API}/prompts/create-for-generation",
+        json={"subject_description": "tall man with a beard", "subject_gender": "MALE"},
+        headers=user.headers,
+    )
+    assert r.status_code == 200
+    assert list(r.json()["prompts"]) == ["default"]
+    assert "man, tall man with a beard" in r.json()["prompts"]["default"]["prompt"]
+    assert r.json()["loras"] == []
+
+
+async def test_generated_prompt_returned_unchanged(client: httpx.AsyncClient, user: User) -> None:
+    body = {
+        "auto_generate_prompt": False,
+        "generated_prompt": "  my exact prompt ",
+        "shot_type": "full-body-front",
+    }
+    r = await client.post(f"{API}/prompts/create-for-generation", json=body, headers=user.headers)
+    entry = r.json()["prompts"]["full-body-front"]
+    assert entry["prompt"] == "  my exact prompt "
+    assert entry["original_prompt"] == "  my exact prompt "
+    assert entry["source"] == "user"
+    # Without auto generation and without a prompt, the deterministic chain is used.
+    r = await client.post(
+        f"{API}/prompts/create-for-generation",
+        json={"auto_generate_prompt": False},
+        headers=user.headers,
+    )
+    assert r.json()["prompts"]["default"]["source"] == "chain"
+
+
+async def test_create_for_generation_errors(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: OrgFactory
+) -> None:
+    alice, mallory = await make_user(), await make_user()
+    org = await make_org(mallory)
+    theirs = await _post(
+        client, mallory, "subjects", {"name": "Hidden"}, params={"organization_id": org["id"]}
+    )
+    url = f"{API}/prompts/create-for-generation"
+    for body, field in (
+        ({"product_id": str(uuid.uuid4())}, "product_id"),
+        ({"subject_id": theirs["id"]}, "subject_id"),
+        ({"subject_slug": "hidden"}, "subject_slug"),
+        ({"style_slug": "none-such"}, "style_slug"),
+        ({"shot_type": "sideways-hop"}, "shot_type"),
+        ({"shot_type_string": "full-body-front,nope"}, "shot_type_string"),
+        ({"pose_preset_id": str(uuid.uuid4())}, "pose_preset_id"),
+    ):
+        r = await client.post(url, json=body, headers=alice.headers)
+        assert r.status_code == 404, body
+        assert field in r.json()["detail"]
+    r = await client.post(url, json={"batch_size": 0}, headers=alice.headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "batch_size"]
+    r = await client.post(url, json={"reference_image_strength": 101}, headers=alice.headers)
+    assert r.status_code == 422
+    # Organization in the body: membership is checked like the query parameter.
+    r = await client.post(url, json={"organization_id": org["id"]}, headers=alice.headers)
+    assert r.status_code == 403
+    r = await client.post(
+        url,
+        json={"organization_id": org["id"], "subject_id": theirs["id"]},
+        headers=mallory.headers,
+    )
+    assert r.status_code == 200
+    r = await client.post(
+        url,
+        json={"organization_id": str(uuid.uuid4())},
+        headers=mallory.headers,
+        params={"organization_id": org["id"]},
+    )
+    assert r.status_code == 422
+
+
+@contextmanager
+def count_queries(app: Any) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_one_query_per_entity_kind(app: Any, client: httpx.AsyncClient, user: User) -> None:
+    items = await _catalogue(client, user)
+    extra = await _post(client, user, "products", {"name": "Belt"})
+    look = await _post(
+        client,
+        user,
+        "shooting-looks",
+        {
+            "name": "L",
+            "subject_id": items["subject"]["id"],
+            "extra_product_ids": [extra["id"]],
+        },
+    )
+    body = {
+        "shooting_look_id": None,
+        "product_id": items["product"]["id"],
+        "product2_slug": extra["slug"],
+        "style_slug": items["style"]["slug"],
+        "subject_slug": "ava",
+        "shot_type_string": "full-body-front,full-body-back,detail-front",
+    }
+    with count_queries(app) as statements:
+        r = await client.post(
+            f"{API}/prompts/create-for-generation", json=body, headers=user.headers
+        )
+    assert r.status_code == 200
+    for table in ("subject", "product", "style", "shot_type"):
+        hits = [s for s in statements if re.search(rf"\bFROM {table}\b", s)]
+        assert len(hits) == 1, (table, hits)
+    with count_queries(app) as statements:
+        r = await client.post(
+            f"{API}/prompts/compose", json={"shooting_look_id": look["id"]}, headers=user.headers
+        )
+    assert "Belt" in r.json()["prompt"]
+    assert len([s for s in statements if re.search(r"\bFROM product\b", s)]) == 1
+
+
+async def test_openapi_documents_prompt_endpoints(client: httpx.AsyncClient) -> None:
+    spec = (await client.get(f"{API}/openapi.json")).json()
+    op = spec["paths"][f"{API}/prompts/create-for-generation"]["post"]
+    assert op["summary"] == "Create Prompt For Generation"
+    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/GenerationCreate"
+    )
+    ok = op["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {
+        "additionalProperties": True,
+        "type": "object",
+        "title": "Response Create Prompt For Generation",
+    }
+    assert "full-body-front" in ok["example"]["prompts"]
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["PromptContextRequest"]["properties"]) == {
+        "shot_type_id",
+        "pose_id",
+        "shooting_look_id",
+    }
+    assert schemas["ComposedPromptResponse"]["required"] == ["prompt"]
+
+
+async def test_edited_base_prompt_is_used_at_once(
+    client: httpx.AsyncClient, user: User, superuser: User
+) -> None:
+    url = f"{API}/system-prompts/base"
+    original = (await client.get(url, headers=user.headers)).json()["prompt"]
+    assert (await client.post(f"{API}/prompts/compose", json={}, headers=user.headers)).json()[
+        "prompt"
+    ] == original
+    await client.put(url, json={"prompt": "catalogue photo"}, headers=superuser.headers)
+    try:
+        r = await client.post(f"{API}/prompts/compose", json={}, headers=user.headers)
+        assert r.json()["prompt"] == "catalogue photo"
+    finally:
+        await client.put(url, json={"prompt": original}, headers=superuser.headers)

@@ -1,0 +1,96 @@
+"""Rate limits: headers on every limited response, 429 past the budget, a Redis budget shared
+by two app instances."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from tests.clients.apps import app_client
+from tests.conftest import make_settings, token_headers
+
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def test_limited_routes_carry_rate_limit_headers(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    first = await client.get("/api/v1/users/me", headers=user.headers)
+    second = await client.get("/api/v1/users/me", headers=user.headers)
+    assert first.status_code == 200
+    assert first.headers["X-RateLimit-Limit"] == "600"
+    assert int(first.headers["X-RateLimit-Remaining"]) == 599
+    assert int(second.headers["X-RateLimit-Remaining"]) == 598
+    assert 0 <= int(first.headers["X-RateLimit-Reset"]) <= 60
+    # Error responses of a limited route carry them too.
+    missing = await client.get(f"/api/v1/organizations/{uuid.uuid4()}", headers=user.headers)
+    assert missing.status_code in (403, 404)
+    assert missing.headers["X-RateLimit-Remaining"] == "597"
+    # Unlimited routes do not.
+    health = await client.get("/api/v1/utils/health-check/")
+    assert "X-RateLimit-Limit" not in health.headers
+
+
+async def test_budget_is_per_credential_and_429_past_it(
+    database_url: str, app: Any, make_user: Any, client: httpx.AsyncClient
+) -> None:
+    alice, bob = await make_user(), await make_user()
+    async with app_client(database_url, RATE_LIMITS={"default": "3/minute"}) as limited:
+        for expected in (2, 1, 0):
+            r = await limited.get("/api/v1/users/me", headers=alice.headers)
+            assert r.status_code == 200
+            assert r.headers["X-RateLimit-Remaining"] == str(expected)
+        refused = await limited.get("/api/v1/users/me", headers=alice.headers)
+        assert refused.status_code == 429
+        assert "Rate limit exceeded" in refused.json()["detail"]
+        assert refused.headers["X-RateLimit-Limit"] == "3"
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        # Another user, and an API key of the same user, have budgets of their own.
+        assert (await limited.get("/api/v1/users/me", headers=bob.headers)).status_code == 200
+        created = await client.post("/api/v1/api-keys/", json={"name": "ci"}, headers=alice.headers)
+        key_headers = {"X-API-Key": created.json()["key"]}
+        r = await limited.get("/api/v1/users/me", headers=key_headers)
+        assert r.status_code == 200
+        assert r.headers["X-RateLimit-Remaining"] == "2"
+
+
+async def test_rate_limits_can_be_disabled(database_url: str, user: TestUser) -> None:
+    async with app_client(
+        database_url, RATE_LIMITS={"default": "1/minute"}, RATE_LIMIT_ENABLED=False
+    ) as unlimited:
+        for _ in range(3):
+            r = await unlimited.get("/api/v1/users/me", headers=user.headers)
+            assert r.status_code == 200
+            assert "X-RateLimit-Limit" not in r.headers
+
+
+def test_bad_rate_limit_setting_is_refused(database_url: str) -> None:
+    with pytest.raises(ValueError, match="RATE_LIMITS"):
+        make_settings(database_url, RATE_LIMITS={"default": "lots"})
+
+
+@pytest.mark.redis
+async def test_two_instances_share_one_redis_budget(
+    database_url: str, settings: Any, user: TestUser
+) -> None:
+    limits = {"default": "4/minute"}
+    headers = token_headers(settings, user.id)
+    async with (
+        app_client(database_url, REDIS_URL=REDIS_URL, RATE_LIMITS=limits) as first,
+        app_client(database_url, REDIS_URL=REDIS_URL, RATE_LIMITS=limits) as second,
+    ):
+        seen = []
+        for instance in (first, second, first, second):
+            r = await instance.get("/api/v1/users/me", headers=headers)
+            assert r.status_code == 200
+            seen.append(int(r.headers["X-RateLimit-Remaining"]))
+        assert seen == [3, 2, 1, 0]
+        assert (await second.get("/api/v1/users/me", headers=headers)).status_code == 429
+        assert (await first.get("/api/v1/users/me", headers=headers)).status_code == 429

@@ -1,0 +1,213 @@
+"""Cancel (queued and running), retry, delete with its files, select."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tests.fakes import providers
+from tests.generations.conftest import ModelFactory, scripted
+from tests.generations.helpers import wait_for, wait_prediction
+
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
+URL = "/api/v1/generations/"
+SMALL = {"width": 64, "height": 64}
+
+
+async def _files(app: Any, generation_id: str) -> list[str]:
+    keys: list[str] = await app.state.storage.list_keys(f"generations/{generation_id}/")
+    return keys
+
+
+async def test_cancel_while_queued(client: httpx.AsyncClient, user: TestUser, app: Any) -> None:
+    runtime = app.state.generation_runtime
+    slots = runtime.settings.WORKER_CONCURRENCY
+    # Occupy every execution slot so the new work stays queued.
+    for _ in range(slots):
+        await runtime._slots.acquire()
+    try:
+        r = await client.post(URL, json={**SMALL, "batch_size": 2}, headers=user.headers)
+        generation = r.json()
+        await asyncio.sleep(0.05)
+        r = await client.post(f"{URL}{generation['id']}/cancel", headers=user.headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "CANCELLED"
+        assert {p["status"] for p in r.json()["predictions"]} == {"CANCELLED"}
+    finally:
+        for _ in range(slots):
+            runtime._slots.release()
+    await asyncio.sleep(0.2)
+    done = (await client.get(f"{URL}{generation['id']}", headers=user.headers)).json()
+    assert done["status"] == "CANCELLED"
+    assert all(p["status"] == "CANCELLED" and p["deliveries"] == 0 for p in done["predictions"])
+    assert await _files(app, generation["id"]) == []
+    # A finished generation cannot be cancelled again.
+    r = await client.post(f"{URL}{generation['id']}/cancel", headers=user.headers)
+    assert r.status_code == 409
+
+
+async def test_cancel_while_running_stops_the_provider(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+) -> None:
+    model = await make_model(provider_config=scripted("hang"))
+    r = await client.post(
+        URL,
+        json={**SMALL, "batch_size": 1, "seed": 99, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation = r.json()
+    await wait_prediction(client, generation["predictions"][0]["id"], user.headers, "GENERATING")
+    await wait_for(client, generation["id"], user.headers, statuses={"PROCESSING"})
+    r = await client.post(f"{URL}{generation['id']}/cancel", headers=user.headers)
+    assert r.json()["status"] == "CANCELLED"
+    for _ in range(100):
+        if providers.CANCELLED:
+            break
+        await asyncio.sleep(0.01)
+    assert providers.CANCELLED == ["job-99"]
+    prediction = (
+        await client.get(
+            f"/api/v1/predictions/{generation['predictions'][0]['id']}", headers=user.headers
+        )
+    ).json()
+    assert prediction["status"] == "CANCELLED"
+    assert prediction["result_image_url"] is None
+    assert await _files(app, generation["id"]) == []
+
+
+async def test_retry_runs_failed_predictions_again(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory, scripted_provider: Any
+) -> None:
+    model = await make_model(provider_config=scripted("fail_first"))
+    r = await client.post(
+        URL,
+        json={**SMALL, "batch_size": 2, "seed": 1000, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation_id = r.json()["id"]
+    failed = await wait_for(client, generation_id, user.headers)
+    assert failed["status"] == "FAILED"
+    assert failed["error_category"] == "rate_limited"
+    r = await client.post(f"{URL}{generation_id}/retry", headers=user.headers)
+    assert r.status_code == 202, r.text
+    assert r.json()["retry_count"] == 1
+    # Already re-enqueued: in-process execution may have picked them up.
+    assert all(
+        p["status"] != "ERROR" and p["retry_count"] == 1 and p["error_message"] is None
+        for p in r.json()["predictions"]
+    )
+    done = await wait_for(client, generation_id, user.headers)
+    assert done["status"] == "COMPLETED"
+    assert done["error_message"] is None
+    assert [p["seed"] for p in done["predictions"]] == [1000, 1001]
+    assert all(p["status"] == "COMPLETED" for p in done["predictions"])
+    # Nothing left to retry.
+    r = await client.post(f"{URL}{generation_id}/retry", headers=user.headers)
+    assert r.status_code == 409
+
+
+async def test_retry_of_running_generation_is_409(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory, scripted_provider: Any
+) -> None:
+    model = await make_model(provider_config=scripted("hang"))
+    r = await client.post(
+        URL,
+        json={**SMALL, "batch_size": 1, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation_id = r.json()["id"]
+    assert (
+        await client.post(f"{URL}{generation_id}/retry", headers=user.headers)
+    ).status_code == 409
+    await client.post(f"{URL}{generation_id}/cancel", headers=user.headers)
+    # A cancelled prediction can be retried.
+    r = await client.post(f"{URL}{generation_id}/retry", headers=user.headers)
+    assert r.status_code == 202
+    await client.post(f"{URL}{generation_id}/cancel", headers=user.headers)
+
+
+async def test_delete_removes_record_and_files(
+    client: httpx.AsyncClient, user: TestUser, app: Any
+) -> None:
+    r = await client.post(URL, json={**SMALL, "batch_size": 2}, headers=user.headers)
+    done = await wait_for(client, r.json()["id"], user.headers)
+    files = await _files(app, done["id"])
+    assert len(files) == 2
+    image_url = done["predictions"][0]["result_image_url"]
+    r = await client.delete(f"{URL}{done['id']}", headers=user.headers)
+    assert r.status_code == 200
+    assert (await client.get(f"{URL}{done['id']}", headers=user.headers)).status_code == 404
+    assert (await client.get(image_url, headers=user.headers)).status_code == 404
+    assert await _files(app, done["id"]) == []
+    assert (await client.delete(f"{URL}{done['id']}", headers=user.headers)).status_code == 404
+
+
+async def test_delete_while_running_leaves_no_file(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+) -> None:
+    model = await make_model(provider_config=scripted("ok", delay=0.2))
+    r = await client.post(
+        URL,
+        json={**SMALL, "batch_size": 2, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation = r.json()
+    await wait_prediction(client, generation["predictions"][0]["id"], user.headers, "GENERATING")
+    assert (
+        await client.delete(f"{URL}{generation['id']}", headers=user.headers)
+    ).status_code == 200
+    await asyncio.sleep(0.4)
+    assert await _files(app, generation["id"]) == []
+
+
+async def test_select_prediction(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(URL, json={**SMALL, "batch_size": 2}, headers=user.headers)
+    done = await wait_for(client, r.json()["id"], user.headers)
+    first, second = (p["id"] for p in done["predictions"])
+    r = await client.post(f"/api/v1/predictions/{first}/select", headers=user.headers)
+    assert r.status_code == 200 and r.json()["selected"] is True
+    r = await client.post(f"/api/v1/predictions/{second}/select", headers=user.headers)
+    assert r.json()["selected"] is True
+    listed = await client.get(
+        "/api/v1/predictions/", params={"generation_id": done["id"]}, headers=user.headers
+    )
+    assert listed.json()["count"] == 2
+    selected = {p["id"]: p["selected"] for p in listed.json()["data"]}
+    assert selected == {first: False, second: True}
+
+
+async def test_list_filters_and_order(client: httpx.AsyncClient, make_user: Any) -> None:
+    owner = await make_user()
+    first = (await client.post(URL, json={**SMALL, "batch_size": 1}, headers=owner.headers)).json()
+    second = (
+        await client.post(
+            URL,
+            json={**SMALL, "batch_size": 1, "subject_id": None, "product_image": None},
+            headers=owner.headers,
+        )
+    ).json()
+    await wait_for(client, first["id"], owner.headers)
+    await wait_for(client, second["id"], owner.headers)
+    listed = (await client.get(URL, headers=owner.headers)).json()
+    assert listed["count"] == 2
+    assert [g["id"] for g in listed["data"]] == [second["id"], first["id"]]
+    r = await client.get(URL, params={"status": "FAILED"}, headers=owner.headers)
+    assert r.json()["count"] == 0
+    r = await client.get(URL, params={"created_after": second["created_at"]}, headers=owner.headers)
+    assert [g["id"] for g in r.json()["data"]] == [second["id"]]
+    r = await client.get(URL, params={"generation_strategy": "EDITING"}, headers=owner.headers)
+    assert r.json()["count"] == 0
+    r = await client.get(URL, params={"limit": 1, "skip": 1}, headers=owner.headers)
+    assert [g["id"] for g in r.json()["data"]] == [first["id"]]

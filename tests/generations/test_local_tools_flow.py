@@ -1,0 +1,118 @@
+"""REFINE, FACE_FIXING, BACKGROUND_FIXING and IMAGE_ADJUSTING through the HTTP API, served by
+the seeded offline models (the local refiners and the local provider's image tools)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from tests.generations.helpers import wait_for
+from tests.imaging.synthetic import portrait
+
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
+URL = "/api/v1/generations/"
+
+
+def _data_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def _run(
+    client: httpx.AsyncClient, user: TestUser, body: dict[str, Any]
+) -> tuple[dict[str, Any], Image.Image]:
+    r = await client.post(URL, json=body, headers=user.headers)
+    assert r.status_code == 202, r.text
+    done = await wait_for(client, r.json()["id"], user.headers, timeout=30)
+    assert done["status"] == "COMPLETED", done
+    (prediction,) = done["predictions"]
+    image = await client.get(prediction["result_image_url"], headers=user.headers)
+    assert image.status_code == 200
+    return done, Image.open(io.BytesIO(image.content)).convert("RGB")
+
+
+async def test_refine_strategy_uses_the_ultimate_refiner(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    source = portrait(96, 144).image
+    done, image = await _run(
+        client,
+        user,
+        {
+            "generation_strategy": "REFINE",
+            "garment_placement_base_image_url": _data_url(source),
+            "seed": 1,
+            "batch_size": 1,
+        },
+    )
+    assert done["plan"][0]["provider"] == "sartiq_ultimate_refiner"
+    assert image.size == (192, 288)  # version '1' with nothing asked: x2, same aspect
+
+
+async def test_face_fixing_strategy_uses_the_face_fixer(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    source = portrait(192, 288).image
+    done, image = await _run(
+        client,
+        user,
+        {
+            "generation_strategy": "FACE_FIXING",
+            "garment_placement_base_image_url": _data_url(source),
+            "seed": 1,
+            "batch_size": 1,
+        },
+    )
+    assert done["plan"][0]["provider"] == "sartiq_ultimate_face_fixer"
+    assert image.size == source.size
+    changed = np.any(np.asarray(image) != np.asarray(source), axis=2)
+    ys, _ = np.nonzero(changed)
+    assert changed.any() and ys.max() < 100  # only around the face, at the top
+
+
+async def test_background_fixing_strategy_replaces_the_backdrop(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    source = portrait(128, 192).image
+    done, image = await _run(
+        client,
+        user,
+        {
+            "generation_strategy": "BACKGROUND_FIXING",
+            "garment_placement_base_image_url": _data_url(source),
+            "background": "#00FF00",
+            "seed": 1,
+            "batch_size": 1,
+        },
+    )
+    assert done["plan"][0]["provider"] == "local"
+    assert image.getpixel((2, 2)) == (0, 255, 0)
+
+
+async def test_image_adjusting_strategy_corrects_a_colour_cast(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    original = np.asarray(portrait(128, 192).image).astype(float)
+    cast = Image.fromarray(np.clip(original * [1.1, 1.0, 0.82] * 0.8, 0, 255).astype(np.uint8))
+    done, image = await _run(
+        client,
+        user,
+        {
+            "generation_strategy": "IMAGE_ADJUSTING",
+            "garment_placement_base_image_url": _data_url(cast),
+            "seed": 1,
+            "batch_size": 1,
+        },
+    )
+    assert done["plan"][0]["provider"] == "local"
+    corner_before = np.asarray(cast)[:10, :10].reshape(-1, 3).mean(axis=0)
+    corner_after = np.asarray(image)[:10, :10].reshape(-1, 3).mean(axis=0)
+    assert np.ptp(corner_after) < 0.3 * np.ptp(corner_before)

@@ -1,0 +1,234 @@
+"""Each strategy's validation, sizes, models, image references, post-processing flags."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.generations.conftest import ModelFactory
+from tests.generations.helpers import data_url, wait_for
+
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
+URL = "/api/v1/generations/"
+
+
+def _error(r: httpx.Response) -> dict[str, Any]:
+    assert r.status_code == 422, r.text
+    detail: dict[str, Any] = r.json()["detail"][0]
+    return detail
+
+
+@pytest.mark.parametrize("strategy", ["VIDEO"])
+async def test_strategy_no_model_serves_is_422(
+    client: httpx.AsyncClient, user: TestUser, strategy: str
+) -> None:
+    r = await client.post(
+        URL,
+        json={"generation_strategy": strategy, "reference_images_paths": [data_url()]},
+        headers=user.headers,
+    )
+    error = _error(r)
+    assert error["loc"] == ["body", "generation_strategy"]
+    assert (
+        f"No configured generation model can serve generation_strategy {strategy}" in error["msg"]
+    )
+
+
+async def test_editing_needs_base_image(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(
+        URL,
+        json={"generation_strategy": "EDITING", "product_image": data_url()},
+        headers=user.headers,
+    )
+    assert _error(r)["loc"] == ["body", "garment_placement_base_image_url"]
+
+
+async def test_editing_needs_product_image(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(
+        URL,
+        json={"generation_strategy": "EDITING", "garment_placement_base_image_url": data_url()},
+        headers=user.headers,
+    )
+    assert _error(r)["loc"] == ["body", "product_image"]
+
+
+async def test_editing_places_product_on_base_image(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    r = await client.post(
+        URL,
+        json={
+            "generation_strategy": "EDITING",
+            "batch_size": 1,
+            "width": 80,
+            "height": 120,
+            "garment_placement_base_image_url": data_url((10, 200, 10), (40, 60)),
+            "product_image": data_url((0, 0, 250), (20, 20)),
+        },
+        headers=user.headers,
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["tool"] == "EDITING"
+    done = await wait_for(client, r.json()["id"], user.headers)
+    assert done["status"] == "COMPLETED", done
+    image = await client.get(done["predictions"][0]["result_image_url"], headers=user.headers)
+    picture = Image.open(io.BytesIO(image.content)).convert("RGB")
+    assert picture.size == (80, 120)
+    # The green base is kept around the blue product placed over the garment area.
+    assert picture.getpixel((2, 2))[1] > 150
+    assert picture.getpixel((40, 60))[2] > 150
+
+
+async def test_size_beyond_model_limit_is_422(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(URL, json={"width": 5000, "height": 64}, headers=user.headers)
+    error = _error(r)
+    assert error["loc"] == ["body", "width"]
+    assert "at most 4096" in error["msg"]
+    r = await client.post(URL, json={"width": 4096, "height": 4096 + 1}, headers=user.headers)
+    assert _error(r)["loc"] == ["body", "height"]
+
+
+async def test_unknown_model_is_422(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(
+        URL,
+        json={"generative_models_id": "00000000-0000-0000-0000-000000000001"},
+        headers=user.headers,
+    )
+    assert _error(r)["loc"] == ["body", "generative_models_id"]
+
+
+async def test_model_that_cannot_serve_strategy_is_422(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory
+) -> None:
+    # Its provider is not registered in this process: nothing can run it.
+    model = await make_model(name="unregistered vertex", provider="vertex")
+    r = await client.post(URL, json={"generative_models_id": model["id"]}, headers=user.headers)
+    error = _error(r)
+    assert error["loc"] == ["body", "generative_models_id"]
+    assert "cannot serve generation_strategy GENERATE" in error["msg"]
+
+
+async def test_agentic_is_not_available(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(URL, json={"generation_type": "AGENTIC"}, headers=user.headers)
+    assert _error(r)["loc"] == ["body", "generation_type"]
+
+
+async def test_refine_adds_a_refine_step(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(
+        URL, json={"refine": True, "batch_size": 1, "width": 64, "height": 64}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text
+    assert [(s["name"], s["task"]) for s in r.json()["plan"]] == [
+        ("main", "TEXT_TO_IMAGE"),
+        ("refine", "REFINE"),
+    ]
+    await client.delete(f"{URL}{r.json()['id']}", headers=user.headers)
+
+
+async def test_post_step_no_model_serves_is_422(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.providers.enums import ProviderType
+
+    registry = app.state.provider_registry
+    # As if the refiner's provider were not installed: no model can refine any more.
+    monkeypatch.setitem(registry._factories, ProviderType.SARTIQ_ULTIMATE_REFINER, None)
+    monkeypatch.delitem(registry._factories, ProviderType.SARTIQ_ULTIMATE_REFINER)
+    r = await client.post(URL, json={"refine": True}, headers=user.headers)
+    error = _error(r)
+    assert error["loc"] == ["body", "refine"]
+    assert "REFINE" in error["msg"]
+
+
+async def test_batch_and_seed_bounds(client: httpx.AsyncClient, user: TestUser) -> None:
+    assert _error(await client.post(URL, json={"batch_size": 9}, headers=user.headers))["loc"] == [
+        "body",
+        "batch_size",
+    ]
+    assert _error(await client.post(URL, json={"seed": -1}, headers=user.headers))["loc"] == [
+        "body",
+        "seed",
+    ]
+
+
+async def test_private_address_image_is_refused(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(
+        URL, json={"product_image": "http://127.0.0.1:9/secret.png"}, headers=user.headers
+    )
+    error = _error(r)
+    assert error["loc"] == ["body", "product_image"]
+    assert "non-public" in error["msg"]
+
+
+async def test_path_outside_data_dir_is_refused(client: httpx.AsyncClient, user: TestUser) -> None:
+    r = await client.post(URL, json={"product_image": "/etc/passwd"}, headers=user.headers)
+    assert _error(r)["loc"] == ["body", "product_image"]
+
+
+async def test_body_organization_must_match_query(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    r = await client.post(
+        URL,
+        json={"organization_id": "00000000-0000-0000-0000-000000000002"},
+        headers=user.headers,
+    )
+    assert _error(r)["loc"] == ["body", "organization_id"]
+
+
+async def test_generated_prompt_is_used_unchanged(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    r = await client.post(
+        URL,
+        json={
+            "batch_size": 1,
+            "width": 64,
+            "height": 64,
+            "auto_generate_prompt": False,
+            "generated_prompt": "exactly this prompt",
+        },
+        headers=user.headers,
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["prompt"] == "exactly this prompt"
+    assert r.json()["original_prompt"] == "exactly this prompt"
+
+
+async def test_scale_factor_runs_an_upscale_step(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory
+) -> None:
+    await make_model(
+        name="local upscaler",
+        provider="local",
+        provider_capabilities=["UPSCALE"],
+        tool_types=["UPSCALE"],
+        recommended=True,
+        max_output_width=512,
+        max_output_height=512,
+    )
+    r = await client.post(
+        URL,
+        json={"scale_factor": 2, "width": 96, "height": 64, "batch_size": 1},
+        headers=user.headers,
+    )
+    assert r.status_code == 202, r.text
+    assert [step["name"] for step in r.json()["plan"]] == ["main", "upscale"]
+    done = await wait_for(client, r.json()["id"], user.headers)
+    prediction = done["predictions"][0]
+    assert (prediction["result_width"], prediction["result_height"]) == (192, 128)
+    assert [a["step"] for a in prediction["attempts"]] == ["main", "upscale"]
+    # The final size is checked against the upscaler's limits.
+    r = await client.post(
+        URL, json={"target_width": 1024, "width": 64, "height": 64}, headers=user.headers
+    )
+    assert _error(r)["loc"] == ["body", "target_width"]
