@@ -9,8 +9,11 @@
 3. starts a bare Starlette + asyncpg app (`bench/bare_app.py`) serving the same rows from the
    same table in the same JSON shape, under uvicorn too, and checks both answer identically;
 4. for each scenario, drives each server from a separate load-generator process
-   (`bench/load.py`, httpx by default, wrk with `--engine wrk`) at 32 connections, with a
-   warm-up, and prints requests/s, p50, p99 and the ratio to the bare handler.
+   (`bench/load.py`; `--engine raw|httpx|wrk`) at 32 connections, with a warm-up, and prints
+   requests/s, p50, p99, the servers' CPU time per request and the ratio to the bare handler.
+
+On a machine shared with other work, requests/s swing from run to run; the CPU time each
+server spends per request is the steadier figure to compare.
 
 Figures are printed, never asserted: they depend on the machine.
 """

@@ -2,8 +2,13 @@
 
 Keeps `--concurrency` keep-alive connections busy for `--warmup` seconds (not recorded), then
 for `--duration` seconds, cycling through the paths; prints one JSON object with requests/s,
-p50, p99 and the error count. Engines: `httpx` (default: pure Python, no root needed; a swarm
-of tasks on uvloop) and `wrk` (when the binary is installed).
+p50, p99, errors, its own CPU share and (with `--server-pid`, on Linux) the server's CPU time
+per request. Engines, none needing root:
+- `raw` (default): asyncio + httptools, a few microseconds per request. On a 2-core machine the
+  generator shares the CPU with the servers, so it must be cheap: an httpx swarm measured here
+  capped the bare baseline and reported the app at twice its real ratio.
+- `httpx`: one AsyncClient per connection.
+- `wrk`: when the binary is installed.
 """
 
 from __future__ import annotations
