@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bootstrap(settings, app.state.db)
-        register_builtin_providers(app.state.provider_registry, settings.PROVIDER_PLUGINS)
+        register_builtin_providers(app.state.provider_registry, settings.PROVIDER_PLUGINS, settings)
         await app.state.storage.start()
         runtime: GenerationRuntime = app.state.generation_runtime
         await runtime.start()

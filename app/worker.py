@@ -38,7 +38,7 @@ async def run_worker(settings: Settings) -> None:
     db = Database(settings)
     storage = create_storage(settings)
     bus = create_event_bus(settings)
-    register_builtin_providers(registry, settings.PROVIDER_PLUGINS)
+    register_builtin_providers(registry, settings.PROVIDER_PLUGINS, settings)
     await storage.start()
     runtime = GenerationRuntime(settings, db, storage, bus, registry, executes=True)
     await runtime.start()

@@ -96,6 +96,40 @@ class Settings(BaseSettings):
     AUTO_MIGRATE: bool = True
     SEED_DEFAULTS: bool = True
 
+    # --- external providers -------------------------------------------------------------
+    # Credentials are only ever read from here (env / .env); they are never logged.
+    # fal.ai queue API (`Authorization: Key <FAL_KEY>`; the key is often `key_id:key_secret`).
+    FAL_KEY: str | None = None
+    FAL_QUEUE_URL: str = "https://queue.fal.run"
+    # Freepik / Magnific upscalers; the API is also published as Magnific under another host
+    # and header name, hence both are configurable.
+    FREEPIK_API_KEY: str | None = None
+    FREEPIK_BASE_URL: str = "https://api.freepik.com"
+    FREEPIK_API_KEY_HEADER: str = "x-freepik-api-key"
+    # Gemini image and text models through google-genai: Vertex AI when VERTEX_PROJECT is set
+    # (Application Default Credentials), otherwise the Gemini API with GEMINI_API_KEY.
+    GEMINI_API_KEY: str | None = None
+    GEMINI_BASE_URL: str | None = None  # None: the SDK's default host
+    VERTEX_PROJECT: str | None = None
+    VERTEX_LOCATION: str = "global"
+    VERTEX_BASE_URL: str | None = None  # None: the SDK's default regional host
+    # The Gemini image model the Nano Banana upscaler asks to upscale.
+    NANO_BANANA_UPSCALER_MODEL: str = "gemini-2.5-flash-image"
+
+    # One HTTP request to a provider API (submit, poll, download, generateContent).
+    PROVIDER_REQUEST_TIMEOUT_SECONDS: float = 120.0
+    # A whole remote job (queue wait + processing) before we give up and fall back.
+    PROVIDER_JOB_TIMEOUT_SECONDS: float = 540.0
+    # Polling of queue/task APIs: starts at the interval, grows by 1.5x up to the maximum.
+    PROVIDER_POLL_INTERVAL_SECONDS: float = 1.0
+    PROVIDER_POLL_MAX_INTERVAL_SECONDS: float = 10.0
+    # Retries of 408/409/429/5xx and connection failures, exponential backoff with jitter.
+    PROVIDER_RETRY_ATTEMPTS: int = 4
+    PROVIDER_RETRY_BASE_DELAY_SECONDS: float = 0.5
+    PROVIDER_RETRY_MAX_DELAY_SECONDS: float = 20.0
+    # Provider result images are provider-controlled URLs: cap what we accept.
+    PROVIDER_MAX_DOWNLOAD_BYTES: int = 60 * 1024 * 1024
+
     # --- generations: execution, storage, providers -----------------------------------
     # Without REDIS_URL jobs run inside the API process (Taskiq in-memory broker); with it
     # they go through a Redis stream to `python -m app.worker` processes.

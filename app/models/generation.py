@@ -248,6 +248,10 @@ class Prediction(SQLModel, table=True):
     error_message: str | None = Field(default=None, sa_type=Text)
     error_category: str | None = Field(default=None, max_length=32)
     retry_count: int = 0
+    # AGENTIC generations: every attempt of the quality loop with its scores.
+    evaluation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    # What produced the result, enough to run it again (POST /predictions/{id}/replay).
+    manifest: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 
     # Execution bookkeeping: the row, not the queue, decides who runs a prediction.
     deliveries: int = 0
@@ -279,6 +283,51 @@ class PredictionAttempt(SQLModel):
     error_category: str | None = None
 
 
+class EvaluationCriterion(SQLModel):
+    name: str = Field(description="garment_colour, sharpness, exposure, or the judge's own")
+    score: float | None = Field(description="0-1; null when it could not be measured")
+    weight: float
+    value: float | None = Field(
+        default=None, description="The raw measure (delta E, Laplacian variance, clipped share)"
+    )
+    detail: dict[str, Any] = Field(default_factory=dict)
+    skipped: str | None = Field(default=None, description="Why it was not measured")
+
+
+class EvaluationAttempt(SQLModel):
+    attempt: int = Field(description="1-based")
+    seed: int
+    prompt: str
+    negative_prompt: str | None
+    adjustments: list[str] = Field(
+        description="What was added to the prompt after the previous attempts scored low"
+    )
+    status: str = Field(description="scored, or error when the steps failed")
+    score: float | None
+    passed: bool
+    evaluator: str | None = Field(description="local, or llm:<model name>")
+    evaluator_fallback_reason: str | None = Field(
+        default=None, description="Why the LLM judge was not used for this attempt"
+    )
+    criteria: list[EvaluationCriterion]
+    issues: list[str] = Field(default_factory=list)
+    result_sha256: str | None
+    provider: str | None
+    duration_ms: int
+    error: str | None = None
+
+
+class PredictionEvaluation(SQLModel):
+    max_attempts: int
+    min_confidence_score: float
+    evaluation_provider: str = Field(description="auto, local or llm, as requested")
+    judge_model: str | None = Field(description="The vision LLM configured as judge, if any")
+    attempts: list[EvaluationAttempt]
+    best_attempt: int | None = Field(description="The attempt whose image was kept")
+    score: float | None = Field(description="The kept attempt's score")
+    passed: bool = Field(description="Whether the kept attempt reached min_confidence_score")
+
+
 class PredictionPublic(SQLModel):
     id: uuid.UUID
     generation_id: uuid.UUID
@@ -301,6 +350,14 @@ class PredictionPublic(SQLModel):
     error_message: str | None
     error_category: str | None
     retry_count: int
+    evaluation: PredictionEvaluation | None = Field(
+        default=None, description="AGENTIC only: every attempt of the quality loop"
+    )
+    manifest: dict[str, Any] | None = Field(
+        default=None,
+        description="Reproducibility manifest: final prompt and builder trace, LoRAs, seed, "
+        "models and providers used, fallback reason, input image hashes, software version",
+    )
     deliveries: int
     started_at: datetime | None
     finished_at: datetime | None

@@ -30,11 +30,14 @@ from app.events.bus import EventBus, EventType
 from app.models.generation import (
     Generation,
     GenerationStatus,
+    GenerationType,
     PredictionStatus,
 )
+from app.pipeline.agentic import run_agentic
 from app.pipeline.broker import create_broker
 from app.pipeline.events import GenerationEvents
-from app.pipeline.steps import StepFailed, StepsOutcome, run_steps
+from app.pipeline.manifest import failure_manifest, success_manifest
+from app.pipeline.steps import Progress, StepFailed, StepsOutcome, prepare_inputs, run_plan
 from app.providers.registry import ProviderRegistry
 from app.repositories.generations import GenerationRepository
 from app.storage.base import Storage
@@ -59,6 +62,20 @@ def attempt_prefix(generation_id: uuid.UUID, prediction_id: uuid.UUID, token: st
 
 def generation_prefix(generation_id: uuid.UUID) -> str:
     return f"generations/{generation_id}/"
+
+
+async def run_prediction_work(
+    registry: ProviderRegistry,
+    settings: Settings,
+    generation: Generation,
+    seed: int,
+    on_progress: Progress,
+) -> StepsOutcome:
+    """The plan once (BASE), or the agentic quality loop around it (AGENTIC)."""
+    images = await prepare_inputs(generation, settings)
+    if generation.generation_type == GenerationType.AGENTIC:
+        return await run_agentic(registry, settings, generation, seed, images, on_progress)
+    return await run_plan(registry, settings, generation, seed, images, on_progress)
 
 
 async def settle_generation(
@@ -238,6 +255,7 @@ class GenerationRuntime:
                 message=f"Gave up after {prediction.deliveries - 1} interrupted deliveries",
                 category="internal",
                 attempts=[],
+                seed=prediction.seed,
             )
             return
 
@@ -255,7 +273,9 @@ class GenerationRuntime:
                 )
 
         work = asyncio.create_task(
-            run_steps(self.registry, self.settings, generation, prediction.seed, on_progress)
+            run_prediction_work(
+                self.registry, self.settings, generation, prediction.seed, on_progress
+            )
         )
         self._work[prediction_id] = work
         heartbeat = asyncio.create_task(self._heartbeat(prediction_id, token, work))
@@ -278,6 +298,8 @@ class GenerationRuntime:
                     message=failure.message,
                     category=failure.category,
                     attempts=failure.attempts,
+                    seed=prediction.seed,
+                    evaluation=failure.evaluation,
                 )
                 return
             except Exception as exc:
@@ -290,6 +312,7 @@ class GenerationRuntime:
                     message=f"Internal error: {type(exc).__name__}",
                     category="internal",
                     attempts=[],
+                    seed=prediction.seed,
                 )
                 return
             await self._finish_success(generation, prediction_id, token, now, outcome)
@@ -353,6 +376,8 @@ class GenerationRuntime:
             "finished_at": now,
             "processing_time_ms": int((now - started).total_seconds() * 1000),
             "provider_time_ms": outcome.provider_time_ms,
+            "evaluation": outcome.evaluation,
+            "manifest": success_manifest(generation, outcome, stored.sha256),
             "updated_at": now,
         }
         recorded = await self._record(
@@ -371,6 +396,8 @@ class GenerationRuntime:
         message: str,
         category: str,
         attempts: list[dict[str, Any]],
+        seed: int,
+        evaluation: dict[str, Any] | None = None,
     ) -> None:
         now = utcnow()
         served = [a for a in attempts if a.get("outcome") == "error"]
@@ -380,6 +407,8 @@ class GenerationRuntime:
             "error_category": category,
             "attempts": attempts,
             "provider": served[-1]["provider"] if served else None,
+            "manifest": failure_manifest(generation, seed),
+            "evaluation": evaluation,
             "finished_at": now,
             "processing_time_ms": int((now - started).total_seconds() * 1000),
             "updated_at": now,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -37,11 +38,19 @@ IMAGE_ROLES = (
 
 
 class StepFailed(Exception):
-    def __init__(self, message: str, category: str, attempts: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        message: str,
+        category: str,
+        attempts: list[dict[str, Any]],
+        evaluation: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.category = category
         self.attempts = attempts
+        # AGENTIC: the attempts made before giving up.
+        self.evaluation = evaluation
 
 
 @dataclass
@@ -52,6 +61,41 @@ class StepsOutcome:
     fallback_reason: str | None
     attempts: list[dict[str, Any]] = field(default_factory=list)
     provider_time_ms: int = 0
+    # What ran, for the reproducibility manifest: the prompt and seed sent, each step with
+    # the model and provider that served it and the report the provider returned.
+    prompt: str = ""
+    negative_prompt: str | None = None
+    seed: int | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    input_images: list[dict[str, Any]] = field(default_factory=list)
+    # Set by the agentic loop: every attempt with its scores.
+    evaluation: dict[str, Any] | None = None
+
+
+def image_hashes(images: list[InputImage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": image.role,
+            "sha256": hashlib.sha256(image.data).hexdigest(),
+            "mime_type": image.mime_type,
+            "size_bytes": len(image.data),
+        }
+        for image in images
+    ]
+
+
+def check_expected_inputs(generation: Generation, images: list[InputImage]) -> None:
+    """A replay must start from the same input images as the prediction it reproduces."""
+    expected = generation.inputs.get("expected_input_sha256")
+    if expected is None:
+        return
+    actual = [entry["sha256"] for entry in image_hashes(images)]
+    if actual != list(expected):
+        raise ProviderError(
+            "the input images differ from the ones the replayed prediction used "
+            f"(sha256 {actual} instead of {list(expected)})",
+            ErrorCategory.INVALID_INPUT,
+        )
 
 
 async def load_inputs(generation: Generation, settings: Settings) -> list[InputImage]:
@@ -65,20 +109,40 @@ async def load_inputs(generation: Generation, settings: Settings) -> list[InputI
     return images
 
 
+def _limits(step: dict[str, Any]) -> dict[str, Any]:
+    """The serving model's output limits, for tools that size their output themselves."""
+    return {key: value for key, value in (step.get("limits") or {}).items() if value is not None}
+
+
+# Main-step tasks that size their own output: they get the requested scale or target size.
+SIZING_TASKS = frozenset({ProviderCapability.REFINE, ProviderCapability.UPSCALE})
+
+
 def main_request(
-    generation: Generation, seed: int, step: dict[str, Any], images: list[InputImage]
+    generation: Generation,
+    seed: int,
+    step: dict[str, Any],
+    images: list[InputImage],
+    *,
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
 ) -> ProviderRequest:
     inputs = generation.inputs
+    task = ProviderCapability(step["task"])
+    sizing = task in SIZING_TASKS
     return ProviderRequest(
-        task=ProviderCapability(step["task"]),
-        prompt=generation.prompt,
-        negative_prompt=generation.negative_prompt,
+        task=task,
+        prompt=generation.prompt if prompt is None else prompt,
+        negative_prompt=generation.negative_prompt if prompt is None else negative_prompt,
         width=generation.width,
         height=generation.height,
         seed=seed,
         num_images=1,
         loras=[LoraSpec(**lora) for lora in inputs.get("loras") or []],
         images=images,
+        scale_factor=generation.scale_factor if sizing else None,
+        target_width=generation.target_width if sizing else None,
+        target_height=generation.target_height if sizing else None,
         options={
             key: inputs.get(key)
             for key in ("background", "tone", "framing", "view_angle", "lighting", "pose")
@@ -87,17 +151,24 @@ def main_request(
         | {
             "steps": generation.steps,
             "reference_image_strength": inputs.get("reference_image_strength"),
-        },
+        }
+        | _limits(step),
     )
 
 
 def post_request(
-    generation: Generation, seed: int, step: dict[str, Any], previous: OutputImage
+    generation: Generation,
+    seed: int,
+    step: dict[str, Any],
+    previous: OutputImage,
+    *,
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
 ) -> ProviderRequest:
     return ProviderRequest(
         task=ProviderCapability(step["task"]),
-        prompt=generation.prompt,
-        negative_prompt=generation.negative_prompt,
+        prompt=generation.prompt if prompt is None else prompt,
+        negative_prompt=generation.negative_prompt if prompt is None else negative_prompt,
         width=previous.width,
         height=previous.height,
         seed=seed,
@@ -105,6 +176,7 @@ def post_request(
         scale_factor=generation.scale_factor,
         target_width=generation.target_width,
         target_height=generation.target_height,
+        options=_limits(step),
     )
 
 
@@ -143,7 +215,10 @@ async def run_step(
     on_progress: Progress,
     attempts: list[dict[str, Any]],
 ) -> tuple[ProviderResult, str, str | None, int]:
-    """Primary, then fallback on any failure; returns (result, served by, fallback reason, ms)."""
+    """Primary, then fallback on any failure; returns (result, served by, fallback reason, ms).
+
+    The attempt that succeeded is the last one appended to `attempts` (its `role` says
+    whether the fallback served)."""
     candidates = [("primary", step["provider"], step["config"])]
     if step.get("fallback_provider"):
         candidates.append(("fallback", step["fallback_provider"], step.get("fallback_config")))
@@ -211,25 +286,69 @@ async def run_steps(
     seed: int,
     on_progress: Progress,
 ) -> StepsOutcome:
-    attempts: list[dict[str, Any]] = []
+    images = await prepare_inputs(generation, settings)
+    return await run_plan(registry, settings, generation, seed, images, on_progress)
+
+
+async def prepare_inputs(generation: Generation, settings: Settings) -> list[InputImage]:
     try:
         images = await load_inputs(generation, settings)
+        check_expected_inputs(generation, images)
     except ProviderError as exc:
-        raise StepFailed(exc.message, exc.category.value, attempts) from exc
+        raise StepFailed(exc.message, exc.category.value, []) from exc
+    return images
+
+
+def _json_safe(value: Any) -> Any:
+    """Provider reports may hold numpy scalars, tuples or paths: keep what JSON can store."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "item"):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
+    return str(value)
+
+
+async def run_plan(
+    registry: ProviderRegistry,
+    settings: Settings,
+    generation: Generation,
+    seed: int,
+    images: list[InputImage],
+    on_progress: Progress,
+    *,
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
+) -> StepsOutcome:
+    """Run every step of the plan once; `prompt`/`negative_prompt` override the generation's."""
+    attempts: list[dict[str, Any]] = []
     plan = generation.plan
     current: OutputImage | None = None
     served: list[str] = []
     fallback_reasons: list[str] = []
+    steps: list[dict[str, Any]] = []
     provider_ms = 0
+    sent_prompt = generation.prompt if prompt is None else prompt
+    sent_negative = generation.negative_prompt if prompt is None else negative_prompt
     for index, step in enumerate(plan):
 
         async def scaled(fraction: float, message: str | None, index: int = index) -> None:
             await on_progress((index + max(0.0, min(1.0, fraction))) / len(plan), message)
 
         request = (
-            main_request(generation, seed, step, images)
+            main_request(
+                generation, seed, step, images, prompt=sent_prompt, negative_prompt=sent_negative
+            )
             if current is None
-            else post_request(generation, seed, step, current)
+            else post_request(
+                generation, seed, step, current, prompt=sent_prompt, negative_prompt=sent_negative
+            )
         )
         result, provider, reason, ms = await run_step(
             registry,
@@ -242,6 +361,21 @@ async def run_steps(
         provider_ms += ms
         current = result.images[0]
         served.append(provider)
+        role = attempts[-1]["role"]
+        steps.append(
+            {
+                "name": step["name"],
+                "task": step["task"],
+                "model_id": step.get("model_id"),
+                "model_name": step.get("model_name"),
+                "provider": provider,
+                "role": role,
+                "config": step["config"] if role == "primary" else step.get("fallback_config"),
+                "limits": step.get("limits"),
+                "fallback_reason": reason,
+                "report": _json_safe(result.metadata),
+            }
+        )
         if reason:
             fallback_reasons.append(reason)
     assert current is not None
@@ -252,4 +386,9 @@ async def run_steps(
         fallback_reason="; ".join(fallback_reasons) or None,
         attempts=attempts,
         provider_time_ms=provider_ms,
+        prompt=sent_prompt,
+        negative_prompt=sent_negative,
+        seed=seed,
+        steps=steps,
+        input_images=image_hashes(images),
     )

@@ -8,7 +8,8 @@ One `TextProvider` per backend, speaking its REST protocol through the shared ht
 - `ollama`: `{host}/api/chat` with `stream: false`.
 
 `build_text_provider` dispatches on `AiCoreProviderConfig.ai_provider` through
-`TEXT_PROVIDERS`; other backends (Gemini) register themselves with `register_text_provider`.
+`TEXT_PROVIDERS` (`gemini` lives in `gemini_text.py`, on google-genai); other backends can
+be added with `register_text_provider`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.core.config import Settings
 from app.core.http import get_http_client
 from app.providers.base import ErrorCategory, InputImage, ProviderError, TextProvider
 from app.providers.configs import AiCoreProviderConfig
+from app.providers.gemini_text import GeminiTextProvider
 
 DEFAULT_MAX_TOKENS = 1024
 _RETRYABLE_PARAMS = ("max_tokens", "temperature", "top_p", "seed")
@@ -297,6 +299,7 @@ TEXT_PROVIDERS: dict[str, TextProviderFactory] = {
     "openai": OpenAITextProvider,
     "anthropic": AnthropicTextProvider,
     "ollama": OllamaTextProvider,
+    "gemini": GeminiTextProvider,
 }
 
 

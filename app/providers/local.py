@@ -4,7 +4,9 @@ It is honest about what it is: a deterministic, seeded layout preview (backgroun
 the product image placed where the shot type's framing puts the garment, the subject's cover
 image), stamped "PREVIEW", not an AI image. Work is dispatched on `request.task` through a
 handler table, so other offline tools (image adjuster, background fixer, …) plug in as
-handlers; handlers are synchronous and run in a worker thread, off the event loop.
+handlers; handlers are synchronous and run in a worker thread, off the event loop. A handler
+returns the image, or the image and a report (what it measured and chose), which is kept in
+the result's metadata and so in the prediction's manifest.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import hashlib
 import io
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -33,7 +35,7 @@ from app.providers.base import (
 from app.providers.configs import LocalConfig
 from app.providers.enums import ProviderCapability, ProviderType
 
-LocalHandler = Callable[[ProviderRequest], OutputImage]
+LocalHandler = Callable[[ProviderRequest], OutputImage | tuple[OutputImage, dict[str, Any]]]
 HANDLERS: dict[ProviderCapability, LocalHandler] = {}
 # Features (not tasks) the renderer honours.
 FEATURES = frozenset(
@@ -77,20 +79,30 @@ class LocalProvider(ImageProvider[LocalConfig]):
         request = handle.request
         handler = HANDLERS[request.task]
         images = []
+        reports: list[dict[str, Any]] = []
         for index in range(max(1, request.num_images)):
             seeded = request
             if request.seed is not None and index:
                 seeded = _with_seed(request, request.seed + index)
             try:
-                images.append(await asyncio.to_thread(handler, seeded))
+                produced = await asyncio.to_thread(handler, seeded)
             except ProviderError:
                 raise
             except (OSError, ValueError) as exc:
                 raise ProviderError(
                     f"cannot read an input image: {exc}", ErrorCategory.INVALID_INPUT
                 ) from exc
+            if isinstance(produced, tuple):
+                image, report = produced
+                reports.append(report)
+            else:
+                image = produced
+            images.append(image)
             await on_progress((index + 1) / max(1, request.num_images), None)
-        return ProviderResult(images=images, metadata={"renderer": "local-preview"})
+        metadata: dict[str, Any] = {"renderer": "local", "task": request.task.value}
+        if reports:
+            metadata["report"] = reports[0] if len(reports) == 1 else reports
+        return ProviderResult(images=images, metadata=metadata)
 
 
 def _with_seed(request: ProviderRequest, seed: int) -> ProviderRequest:

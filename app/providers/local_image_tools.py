@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.imaging.adjust import adjust_image
 from app.imaging.background import parse_background, replace_background
 from app.imaging.detection import Box
@@ -25,16 +27,16 @@ def _output(image_data: tuple[bytes, str], width: int, height: int) -> OutputIma
     return OutputImage(data=data, mime_type=mime, width=width, height=height)
 
 
-def adjust_handler(request: ProviderRequest) -> OutputImage:
+def adjust_handler(request: ProviderRequest) -> tuple[OutputImage, dict[str, Any]]:
     try:
         result = adjust_image(decode_image(_base(request)))
     except ImageInputError as exc:
         raise ProviderError(f"input image: {exc}", ErrorCategory.INVALID_INPUT) from exc
     image = result.image
-    return _output(encode_image(image), image.width, image.height)
+    return _output(encode_image(image), image.width, image.height), result.report
 
 
-def background_handler(request: ProviderRequest) -> OutputImage:
+def background_handler(request: ProviderRequest) -> tuple[OutputImage, dict[str, Any]]:
     """options: `background_color` (#RRGGBB or [r, g, b]) or `background` (a preset name, or a
     colour); `subject_box` optionally replaces person detection."""
     options = request.options
@@ -58,7 +60,7 @@ def background_handler(request: ProviderRequest) -> OutputImage:
     except ValueError as exc:
         raise ProviderError(str(exc), ErrorCategory.INVALID_INPUT) from exc
     image = result.image
-    return _output(encode_image(image), image.width, image.height)
+    return _output(encode_image(image), image.width, image.height), result.report
 
 
 def register_local_image_tools() -> None:

@@ -92,6 +92,12 @@ def step_for(
         "config": model.provider_config,
         "fallback_provider": str(model.fallback_provider) if fallback_ok else None,
         "fallback_config": (model.fallback_provider_config or {}) if fallback_ok else None,
+        # Tools that size their own output (the v1 refiner's adaptive target) stay within them.
+        "limits": {
+            "max_output_width": model.max_output_width,
+            "max_output_height": model.max_output_height,
+            "max_size_pixels": model.max_size_pixels,
+        },
     }
 
 
@@ -209,7 +215,11 @@ def post_steps(
         data.target_width or data.target_height
     )
     tools: tuple[GenerationTool, ...]
-    if data.refine and strategy != GenerationStrategy.REFINE:
+    if strategy == GenerationStrategy.REFINE:
+        # The refiner is the main step and sizes its output itself (scale factor or target
+        # size, within its model's limits): another upscale after it would scale twice.
+        return []
+    if data.refine:
         name, task, tools, field = (
             "refine",
             ProviderCapability.REFINE,

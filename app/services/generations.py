@@ -31,6 +31,7 @@ from app.providers.registry import ProviderRegistry
 from app.repositories.generation_models import GenerationModelRepository
 from app.repositories.generations import GenerationFilters, GenerationRepository
 from app.services import generation_plan as planning
+from app.services.generation_options import check_callback, parse_agentic, resolve_agentic
 from app.services.generation_prompt import resolve_prompt
 from app.services.tenancy import OwnerScope
 
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 GENERATION_NOT_FOUND = "Generation not found"
 PREDICTION_NOT_FOUND = "Prediction not found"
 # Generation types this server runs; other features register theirs here.
-SUPPORTED_TYPES: set[GenerationType] = {GenerationType.BASE}
+SUPPORTED_TYPES: set[GenerationType] = {GenerationType.BASE, GenerationType.AGENTIC}
 
 
 def utcnow() -> datetime:
@@ -125,6 +126,8 @@ async def create_generation(
             )
     model = planning.select_main_model(registry, models, requested, data)
     _check_strategy_inputs(strategy, data)
+    parse_agentic(data.config)
+    await check_callback(data.config, settings)
     await _check_images(data, settings)
     # Entities are resolved here (404-free: unknown ids are 422s naming the field).
     prompt = await resolve_prompt(session, scope, data, settings=settings)
@@ -148,6 +151,8 @@ async def create_generation(
         "reference_image_strength": data.reference_image_strength,
         "loras": [asdict(lora) for lora in prompt.loras],
     }
+    if generation_type == GenerationType.AGENTIC:
+        inputs["agentic"] = await resolve_agentic(session, settings, data.config)
     generation = Generation(
         owner_id=scope.user_id,
         organization_id=scope.organization_id,
@@ -182,6 +187,12 @@ async def create_generation(
         plan=plan,
         config=data.config,
     )
+    return await _start(session, runtime, generation, _seeds(data.seed, data.batch_size))
+
+
+async def _start(
+    session: AsyncSession, runtime: GenerationRuntime, generation: Generation, seeds: list[int]
+) -> tuple[Generation, list[Prediction]]:
     now = utcnow()
     predictions = [
         Prediction(
@@ -193,7 +204,7 @@ async def create_generation(
             status=PredictionStatus.PENDING,
             enqueued_at=now,
         )
-        for index, seed in enumerate(_seeds(data.seed, data.batch_size))
+        for index, seed in enumerate(seeds)
     ]
     await GenerationRepository(session).add(generation, predictions)
     # Committed before enqueueing: a worker must find the rows it is told to run.
@@ -379,6 +390,77 @@ async def select_prediction(
     await session.commit()
     await session.refresh(prediction)
     return prediction
+
+
+async def replay_prediction(
+    session: AsyncSession, scope: OwnerScope, prediction_id: uuid.UUID, runtime: GenerationRuntime
+) -> tuple[Generation, list[Prediction]]:
+    """A new generation with one prediction, run from the prediction's manifest: its prompt,
+    negative prompt, seed, size, LoRAs and scene, each step pinned to the model and provider
+    that served it (no fallback: another provider would not reproduce the image), and the
+    same input images (checked by sha256 before anything runs)."""
+    source = await get_prediction(session, scope, prediction_id)
+    manifest = source.manifest
+    if source.status != PredictionStatus.COMPLETED or not manifest:
+        raise Conflict(f"Only a completed prediction can be replayed (this one is {source.status})")
+    original = await get_visible(session, scope, source.generation_id)
+    plan = [
+        {
+            "name": step["name"],
+            "task": step["task"],
+            "model_id": step.get("model_id"),
+            "model_name": step.get("model_name"),
+            "provider": step["provider"],
+            "config": step.get("config") or {},
+            "fallback_provider": None,
+            "fallback_config": None,
+            "limits": step.get("limits"),
+        }
+        for step in manifest["pipeline"]
+    ]
+    inputs = {key: value for key, value in original.inputs.items() if key != "agentic"}
+    inputs |= dict(manifest.get("scene") or {})
+    inputs |= {
+        "loras": list(manifest.get("loras") or []),
+        "reference_image_strength": manifest.get("reference_image_strength"),
+        "expected_input_sha256": [image["sha256"] for image in manifest["input_images"]],
+    }
+    replay = {"replay_of": str(source.id)}
+    generation = Generation(
+        owner_id=scope.user_id,
+        organization_id=scope.organization_id,
+        generative_model_id=original.generative_model_id,
+        generation_type=GenerationType.BASE,
+        generation_strategy=original.generation_strategy,
+        tool=original.tool,
+        status=GenerationStatus.PENDING,
+        subject_id=original.subject_id,
+        product_id=original.product_id,
+        product2_id=original.product2_id,
+        style_id=original.style_id,
+        shot_type_id=original.shot_type_id,
+        pose_preset_id=original.pose_preset_id,
+        batch_size=1,
+        width=manifest["width"],
+        height=manifest["height"],
+        steps=manifest["steps"],
+        seed=manifest["seed"],
+        refine=original.refine,
+        scale_factor=manifest.get("scale_factor"),
+        target_width=manifest.get("target_width"),
+        target_height=manifest.get("target_height"),
+        auto_generate_prompt=False,
+        prompt=manifest["prompt"],
+        original_prompt=manifest.get("original_prompt"),
+        negative_prompt=manifest.get("negative_prompt"),
+        prompt_source=manifest.get("prompt_source"),
+        prompt_trace=manifest.get("prompt_trace"),
+        request=replay,
+        inputs=inputs,
+        plan=plan,
+        config=replay,
+    )
+    return await _start(session, runtime, generation, [int(manifest["seed"])])
 
 
 # --- responses -----------------------------------------------------------------------------

@@ -71,6 +71,9 @@ class WebhookDispatcher:
             async with self.db.sessionmaker() as session:
                 try:
                     queued = await webhooks.enqueue_for_event(session, self.settings, event)
+                    queued += await webhooks.enqueue_generation_callback(
+                        session, self.settings, event
+                    )
                     await session.commit()
                 except IntegrityError:
                     # Another replica queued some of these first; the retry skips them.

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.config import Settings
 from app.core.errors import InvalidInput, NotFound
 from app.core.url_guard import FetchError, UnsafeURLError, check_url
-from app.events.bus import GenerationEvent
+from app.events.bus import EventType, GenerationEvent
 from app.models.webhook import (
     PING_EVENT,
     DeliveryStatus,
@@ -24,6 +24,7 @@ from app.models.webhook import (
     WebhookEndpointCreate,
     WebhookEndpointUpdate,
 )
+from app.repositories.generations import GenerationRepository
 from app.repositories.webhooks import WebhookRepository
 from app.services.auth import Principal
 from app.services.tenancy import OwnerScope, resolve_scope
@@ -216,6 +217,46 @@ async def enqueue_callback(
         generation_id=event.generation_id,
     )
     return await WebhookRepository(session).add_delivery_once(delivery)
+
+
+FINAL_EVENTS = frozenset(
+    {EventType.GENERATION_COMPLETED, EventType.GENERATION_FAILED, EventType.GENERATION_CANCELLED}
+)
+
+
+async def enqueue_generation_callback(
+    session: AsyncSession, settings: Settings, event: GenerationEvent
+) -> int:
+    """On a generation's final event, queue a delivery to its `config.callback_url`, if any
+    (checked by the URL guard at creation, and again at every delivery)."""
+    if event.type not in FINAL_EVENTS:
+        return 0
+    repo = GenerationRepository(session)
+    generation = await repo.get(event.generation_id)
+    url = (generation.config or {}).get("callback_url") if generation is not None else None
+    if generation is None or not isinstance(url, str) or not url:
+        return 0
+    prefix = settings.API_V1_STR
+    predictions = [
+        {
+            "id": str(p.id),
+            "status": str(p.status),
+            "seed": p.seed,
+            "result_image_url": (
+                f"{prefix}/predictions/{p.id}/image" if p.result_image_key else None
+            ),
+            "result_sha256": p.result_sha256,
+            "score": (p.evaluation or {}).get("score"),
+            "error_message": p.error_message,
+        }
+        for p in await repo.predictions_of([generation.id])
+    ]
+    data = event_data(event) | {
+        "generation_url": f"{prefix}/generations/{generation.id}",
+        "error_message": generation.error_message,
+        "predictions": predictions,
+    }
+    return int(await enqueue_callback(session, settings, url=url, event=event, data=data))
 
 
 async def ping(

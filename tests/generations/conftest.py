@@ -10,6 +10,9 @@ from app.providers.enums import ProviderType
 from app.providers.registry import registry
 from tests.fakes import providers
 
+# The fake LLM server of the prompt tests also serves the agentic tests' vision judge.
+from tests.prompts.conftest import _llm_server, fake_llm, llm_settings, llm_url  # noqa: F401
+
 if TYPE_CHECKING:
     from tests.conftest import TestUser
 

@@ -114,11 +114,6 @@ async def test_model_that_cannot_serve_strategy_is_422(
     assert "cannot serve generation_strategy GENERATE" in error["msg"]
 
 
-async def test_agentic_is_not_available(client: httpx.AsyncClient, user: TestUser) -> None:
-    r = await client.post(URL, json={"generation_type": "AGENTIC"}, headers=user.headers)
-    assert _error(r)["loc"] == ["body", "generation_type"]
-
-
 async def test_refine_adds_a_refine_step(client: httpx.AsyncClient, user: TestUser) -> None:
     r = await client.post(
         URL, json={"refine": True, "batch_size": 1, "width": 64, "height": 64}, headers=user.headers

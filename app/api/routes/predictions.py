@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from app.api.deps import (
@@ -14,8 +14,15 @@ from app.api.deps import (
     SettingsDep,
     SkipQuery,
 )
+from app.api.idempotency import Idempotent
+from app.api.routes.generations import RuntimeDep
 from app.core.errors import NotFound
-from app.models.generation import PredictionPublic, PredictionsPublic, PredictionStatus
+from app.models.generation import (
+    GenerationPublic,
+    PredictionPublic,
+    PredictionsPublic,
+    PredictionStatus,
+)
 from app.services import generations as service
 from app.storage.base import Storage
 
@@ -56,6 +63,26 @@ async def select_prediction(
     """Mark this completed prediction as the chosen result of its generation."""
     prediction = await service.select_prediction(session, scope, id)
     return service.prediction_public(prediction, settings.API_V1_STR)
+
+
+@router.post(
+    "/{id}/replay",
+    response_model=GenerationPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Replay Prediction",
+    dependencies=[Idempotent],
+)
+async def replay_prediction(
+    session: SessionDep,
+    scope: OwnerScopeDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    id: uuid.UUID,
+) -> Any:
+    """Run this completed prediction again from its reproducibility manifest: a new generation
+    with one prediction, the same prompt, seed, inputs (checked by sha256) and providers."""
+    generation, predictions = await service.replay_prediction(session, scope, id, runtime)
+    return service.generation_public(generation, predictions, settings.API_V1_STR)
 
 
 @router.get(
