@@ -13,6 +13,7 @@ def main() -> None:
         port=settings.PORT,
         proxy_headers=True,
         log_level="info",
+        access_log=settings.ACCESS_LOG,
     )
 
 

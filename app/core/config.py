@@ -47,6 +47,8 @@ class Settings(BaseSettings):
 
     HOST: str = "127.0.0.1"
     PORT: int = 8000
+    # One log line per request; turn off where a proxy in front already logs requests.
+    ACCESS_LOG: bool = True
 
     DATA_DIR: Path = Path("./data")
     # Empty means: an embedded SQLite file under DATA_DIR.

@@ -3,8 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, over, select
-from sqlalchemy.engine import Result
+from sqlalchemy import bindparam, func, over, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,8 +34,40 @@ PUBLIC_COLUMNS = [
     )
 ]
 _ORDER = (col(GenerativeModel.created_at), col(GenerativeModel.id))
-_LIST_QUERY = select(*PUBLIC_COLUMNS, over(func.count()).label("_total")).order_by(*_ORDER)
+# Built once with bound parameters: SQLAlchemy memoises a statement's cache key on the object,
+# so the hot reads neither rebuild the column list nor recompute the key per request.
+_LIST_QUERY = (
+    select(*PUBLIC_COLUMNS, over(func.count()).label("_total"))
+    .order_by(*_ORDER)
+    .offset(bindparam("skip"))
+    .limit(bindparam("limit"))
+)
+_GET_QUERY = select(*PUBLIC_COLUMNS).where(col(GenerativeModel.id) == bindparam("id"))
 _COUNT_QUERY = select(func.count()).select_from(GenerativeModel)
+
+
+class PublicGenerationModelReader:
+    """The public GET paths: one statement each on a bare connection, rows as plain dicts."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def get_row(self, model_id: uuid.UUID) -> dict[str, Any] | None:
+        result = await self.connection.execute(_GET_QUERY, {"id": model_id})
+        row = result.mappings().first()
+        return dict(row) if row is not None else None
+
+    async def list_rows(self, *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        # The window count returns page and total in one round trip.
+        result = await self.connection.execute(_LIST_QUERY, {"skip": skip, "limit": limit})
+        rows = [dict(row) for row in result.mappings()]
+        if rows:
+            total = rows[0]["_total"]
+            for row in rows:
+                del row["_total"]
+            return rows, int(total)
+        count = (await self.connection.execute(_COUNT_QUERY)).scalar_one()
+        return [], int(count)
 
 
 class GenerationModelRepository:
@@ -44,31 +76,6 @@ class GenerationModelRepository:
 
     async def get(self, model_id: uuid.UUID) -> GenerativeModel | None:
         return await self.session.get(GenerativeModel, model_id)
-
-    async def _rows(self, query: Select[Any]) -> Result[Any]:
-        # Core-level execution: these reads want plain rows, not ORM entities.
-        connection = await self.session.connection()
-        result: Result[Any] = await connection.execute(query)
-        return result
-
-    async def get_public_row(self, model_id: uuid.UUID) -> dict[str, Any] | None:
-        result = await self._rows(
-            select(*PUBLIC_COLUMNS).where(col(GenerativeModel.id) == model_id)
-        )
-        row = result.mappings().first()
-        return dict(row) if row is not None else None
-
-    async def list_public_rows(self, *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        # The window count returns page and total in one round trip.
-        result = await self._rows(_LIST_QUERY.offset(skip).limit(limit))
-        rows = [dict(row) for row in result.mappings()]
-        if rows:
-            total = rows[0]["_total"]
-            for row in rows:
-                del row["_total"]
-            return rows, int(total)
-        count = (await self._rows(_COUNT_QUERY)).scalar_one()
-        return [], int(count)
 
     async def list_all(self) -> list[GenerativeModel]:
         result = await self.session.exec(select_model(GenerativeModel).order_by(*_ORDER))

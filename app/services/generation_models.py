@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import InvalidInput, NotFound
@@ -19,7 +20,11 @@ from app.models.generation_model import (
 from app.prompts.llm import forget_models
 from app.providers.configs import parse_provider_config
 from app.providers.enums import ProviderType
-from app.repositories.generation_models import PUBLIC_COLUMNS, GenerationModelRepository
+from app.repositories.generation_models import (
+    PUBLIC_COLUMNS,
+    GenerationModelRepository,
+    PublicGenerationModelReader,
+)
 
 NOT_FOUND = "Generation model not found"
 
@@ -110,17 +115,17 @@ async def delete_model(session: AsyncSession, model_id: uuid.UUID) -> None:
     forget_models()
 
 
-async def get_public(session: AsyncSession, model_id: uuid.UUID) -> dict[str, Any]:
-    row = await GenerationModelRepository(session).get_public_row(model_id)
+async def get_public(connection: AsyncConnection, model_id: uuid.UUID) -> dict[str, Any]:
+    row = await PublicGenerationModelReader(connection).get_row(model_id)
     if row is None:
         raise NotFound(NOT_FOUND)
     return row
 
 
 async def list_public(
-    session: AsyncSession, *, skip: int, limit: int
+    connection: AsyncConnection, *, skip: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
-    return await GenerationModelRepository(session).list_public_rows(skip=skip, limit=limit)
+    return await PublicGenerationModelReader(connection).list_rows(skip=skip, limit=limit)
 
 
 def public_dict(model: GenerativeModel) -> dict[str, Any]:
