@@ -28,6 +28,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.events.bus import EventBus, EventType
 from app.models.generation import (
+    TERMINAL_GENERATION_STATUSES,
     Generation,
     GenerationStatus,
     PredictionStatus,
@@ -36,7 +37,7 @@ from app.pipeline.broker import create_broker
 from app.pipeline.events import GenerationEvents
 from app.pipeline.steps import StepFailed, StepsOutcome, run_steps
 from app.providers.registry import ProviderRegistry
-from app.repositories.generations import GenerationRepository
+from app.repositories.generations import GenerationRepository, GenerationState
 from app.storage.base import Storage
 
 logger = logging.getLogger(__name__)
@@ -62,18 +63,25 @@ def generation_prefix(generation_id: uuid.UUID) -> str:
 
 
 async def settle_generation(
-    repo: GenerationRepository, generation_id: uuid.UUID, now: datetime
+    repo: GenerationRepository,
+    generation_id: uuid.UUID,
+    now: datetime,
+    state: GenerationState,
+    finished: PredictionStatus | None = None,
 ) -> GenerationStatus | None:
-    """Once no prediction is active, give the generation its final status (call under lock)."""
-    counts = await repo.status_counts(generation_id)
-    if counts.get(PredictionStatus.PENDING, 0) or counts.get(PredictionStatus.GENERATING, 0):
+    """Once no prediction is active, give the generation its final status.
+
+    Call under the generation's lock, with the state that lock returned. `finished`: the
+    status this transaction just gave one of its predictions; a generation of one prediction
+    then needs no count (a generation has exactly batch_size predictions).
+    """
+    if state.status in TERMINAL_GENERATION_STATUSES:
         return None
-    generation = await repo.session.get(Generation, generation_id, populate_existing=True)
-    if generation is None or generation.status in (
-        GenerationStatus.COMPLETED,
-        GenerationStatus.FAILED,
-        GenerationStatus.CANCELLED,
-    ):
+    if finished is not None and state.batch_size == 1:
+        counts = {str(finished): 1}
+    else:
+        counts = await repo.status_counts(generation_id)
+    if counts.get(PredictionStatus.PENDING, 0) or counts.get(PredictionStatus.GENERATING, 0):
         return None
     values: dict[str, Any] = {"finished_at": now, "updated_at": now}
     if counts.get(PredictionStatus.COMPLETED, 0):
@@ -85,8 +93,8 @@ async def settle_generation(
         values |= {"error_message": message, "error_category": category}
     else:
         status = GenerationStatus.CANCELLED
-    if generation.started_at is not None:
-        values["processing_time_ms"] = int((now - generation.started_at).total_seconds() * 1000)
+    if state.started_at is not None:
+        values["processing_time_ms"] = int((now - state.started_at).total_seconds() * 1000)
     await repo.update_generation(generation_id, status=status, **values)
     return status
 
@@ -160,11 +168,10 @@ class GenerationRuntime:
     # --- queueing ------------------------------------------------------------------------
 
     async def enqueue(self, prediction_ids: list[uuid.UUID]) -> None:
+        """Send one message per prediction. The caller has set their `enqueued_at` in the
+        transaction that made them pending (creation, retry), or `recover` does."""
         if not prediction_ids:
             return
-        async with self.db.sessionmaker() as session:
-            await GenerationRepository(session).mark_enqueued(prediction_ids, utcnow())
-            await session.commit()
         task = self.broker.find_task(TASK_NAME)
         assert task is not None
         for prediction_id in prediction_ids:
@@ -181,6 +188,9 @@ class GenerationRuntime:
             ids = await GenerationRepository(session).runnable_ids(now=now, pending_before=cutoff)
         if ids:
             logger.info("re-enqueueing %d predictions", len(ids))
+            async with self.db.sessionmaker() as session:
+                await GenerationRepository(session).mark_enqueued(ids, now)
+                await session.commit()
             await self.enqueue(ids)
         return len(ids)
 
@@ -206,28 +216,20 @@ class GenerationRuntime:
         token = uuid.uuid4().hex
         lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
         async with self.db.sessionmaker() as session:
-            repo = GenerationRepository(session)
-            claim = await repo.claim(
+            claim = await GenerationRepository(session).claim(
                 prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
             )
             if claim is None:
+                await session.rollback()
                 return
             await session.commit()
-        prediction = claim.prediction
-        generation_id = prediction.generation_id
-        if claim.previous_token is not None:
-            # A worker died holding this prediction; whatever it stored is garbage now.
-            await self.storage.delete_prefix(
-                attempt_prefix(generation_id, prediction_id, claim.previous_token)
-            )
-        async with self.db.sessionmaker() as session:
-            repo = GenerationRepository(session)
-            became_processing = await repo.mark_processing(generation_id, now)
-            generation = await repo.get(generation_id)
-            await session.commit()
-        if generation is None:
-            return
-        if became_processing:
+        prediction, generation = claim.prediction, claim.generation
+        generation_id = generation.id
+        if prediction.deliveries > 1:
+            # Taken over from a worker that died holding it: whatever it stored is garbage.
+            # (No attempt of a claimable prediction has a recorded result.)
+            await self.storage.delete_prefix(attempt_prefix(generation_id, prediction_id, ""))
+        if claim.became_processing:
             await self.events.status(generation, GenerationStatus.PROCESSING)
         if prediction.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
             await self._finish_error(
@@ -399,13 +401,11 @@ class GenerationRuntime:
             repo = GenerationRepository(session)
             # Lock the generation first (same order as cancel/retry): concurrent finishers of
             # one generation settle it one after another, so exactly one sees it finish.
-            if not await repo.lock_generation(generation.id, now):
+            state = await repo.lock_generation_state(generation.id, now)
+            if state is None or not await repo.finish_prediction(prediction_id, token, values):
                 await session.rollback()
                 return False
-            if not await repo.finish_prediction(prediction_id, token, values):
-                await session.rollback()
-                return False
-            final = await settle_generation(repo, generation.id, now)
+            final = await settle_generation(repo, generation.id, now, state, values["status"])
             await session.commit()
         await self.events.prediction(
             event_type,

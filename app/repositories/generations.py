@@ -66,7 +66,16 @@ class GenerationFilters:
 @dataclass(frozen=True)
 class Claim:
     prediction: Prediction
-    previous_token: str | None
+    generation: Generation
+    # The generation went PENDING -> PROCESSING with this claim.
+    became_processing: bool
+
+
+@dataclass(frozen=True)
+class GenerationState:
+    status: str
+    started_at: datetime | None
+    batch_size: int
 
 
 class GenerationRepository:
@@ -157,6 +166,22 @@ class GenerationRepository:
             update(Generation).where(col(Generation.id) == generation_id).values(updated_at=now)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def lock_generation_state(
+        self, generation_id: uuid.UUID, now: datetime
+    ) -> GenerationState | None:
+        """`lock_generation`, returning what settling needs (saves a read under the lock)."""
+        row = (
+            await self.session.execute(
+                update(Generation)
+                .where(col(Generation.id) == generation_id)
+                .values(updated_at=now)
+                .returning(
+                    col(Generation.status), col(Generation.started_at), col(Generation.batch_size)
+                )
+            )
+        ).first()
+        return GenerationState(*row) if row is not None else None
 
     async def cancel_active(self, generation_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
         result = await self.session.execute(
@@ -253,63 +278,77 @@ class GenerationRepository:
         now: datetime,
         lease_until: datetime,
     ) -> Claim | None:
-        """Take a pending prediction, or one whose runner's lease ran out; None if not ours."""
-        row = (
-            await self.session.execute(
-                select(
-                    col(Prediction.status),
-                    col(Prediction.lease_token),
-                    col(Prediction.lease_expires_at),
-                ).where(col(Prediction.id) == prediction_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        status, previous_token, expires = row
-        expired = status == PredictionStatus.GENERATING and expires is not None and expires < now
-        if status != PredictionStatus.PENDING and not expired:
-            return None
-        same_token = (
-            col(Prediction.lease_token) == previous_token
-            if previous_token is not None
-            else col(Prediction.lease_token).is_(None)
-        )
-        result = await self.session.execute(
-            update(Prediction)
-            .where(
-                col(Prediction.id) == prediction_id, col(Prediction.status) == status, same_token
-            )
-            .values(
-                status=PredictionStatus.GENERATING,
-                lease_token=token,
-                lease_owner=owner,
-                lease_expires_at=lease_until,
-                deliveries=col(Prediction.deliveries) + 1,
-                started_at=now,
-                progress=0.0,
-                updated_at=now,
-            )
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
-            return None
-        prediction = await self.session.get(Prediction, prediction_id, populate_existing=True)
-        assert prediction is not None
-        return Claim(prediction=prediction, previous_token=previous_token)
+        """Take a pending prediction, or one whose runner's lease ran out, and mark its
+        generation PROCESSING; None if not ours (the caller then rolls back).
 
-    async def mark_processing(self, generation_id: uuid.UUID, now: datetime) -> bool:
-        result = await self.session.execute(
-            update(Generation)
-            .where(
-                col(Generation.id) == generation_id,
-                col(Generation.status) == GenerationStatus.PENDING,
-            )
-            .values(
-                status=GenerationStatus.PROCESSING,
-                started_at=func.coalesce(col(Generation.started_at), now),
-                updated_at=now,
-            )
+        One transaction, three statements. The generation row is written first: that is the
+        lock order of cancel, retry and recording (generation, then its predictions), so a
+        claim never deadlocks with them. The prediction's compare-and-set is one UPDATE whose
+        condition the database re-checks under the row lock, so of two racing claimers only
+        one gets a row back.
+        """
+        generation_of = (
+            select(col(Prediction.generation_id))
+            .where(col(Prediction.id) == prediction_id)
+            .scalar_subquery()
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        processing = (
+            (
+                await self.session.execute(
+                    update(Generation)
+                    .where(
+                        col(Generation.id) == generation_of,
+                        col(Generation.status) == GenerationStatus.PENDING,
+                    )
+                    .values(
+                        status=GenerationStatus.PROCESSING,
+                        started_at=func.coalesce(col(Generation.started_at), now),
+                        updated_at=now,
+                    )
+                    .returning(Generation)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .first()
+        )
+        prediction = (
+            (
+                await self.session.execute(
+                    update(Prediction)
+                    .where(
+                        col(Prediction.id) == prediction_id,
+                        or_(
+                            col(Prediction.status) == PredictionStatus.PENDING,
+                            and_(
+                                col(Prediction.status) == PredictionStatus.GENERATING,
+                                col(Prediction.lease_expires_at) < now,
+                            ),
+                        ),
+                    )
+                    .values(
+                        status=PredictionStatus.GENERATING,
+                        lease_token=token,
+                        lease_owner=owner,
+                        lease_expires_at=lease_until,
+                        deliveries=col(Prediction.deliveries) + 1,
+                        started_at=now,
+                        progress=0.0,
+                        updated_at=now,
+                    )
+                    .returning(Prediction)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if prediction is None:
+            return None
+        generation = processing or await self.session.get(Generation, prediction.generation_id)
+        if generation is None:
+            return None
+        return Claim(prediction, generation, became_processing=processing is not None)
 
     async def renew_lease(
         self, prediction_id: uuid.UUID, token: str, lease_until: datetime, progress: float
