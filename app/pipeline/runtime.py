@@ -62,40 +62,50 @@ def generation_prefix(generation_id: uuid.UUID) -> str:
     return f"generations/{generation_id}/"
 
 
-async def settle_generation(
-    repo: GenerationRepository,
-    generation_id: uuid.UUID,
+def final_values(
+    status: GenerationStatus,
     now: datetime,
-    state: GenerationState,
-    finished: PredictionStatus | None = None,
+    started_at: datetime | None,
+    error: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
+    """The columns a generation gets when it reaches its final status."""
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "updated_at": now,
+        "error_message": error[0],
+        "error_category": error[1],
+    }
+    if status == GenerationStatus.CANCELLED:
+        del values["error_message"], values["error_category"]
+    if started_at is not None:
+        values["processing_time_ms"] = int((now - started_at).total_seconds() * 1000)
+    return values
+
+
+async def settle_generation(
+    repo: GenerationRepository, generation_id: uuid.UUID, now: datetime, state: GenerationState
 ) -> GenerationStatus | None:
     """Once no prediction is active, give the generation its final status.
 
-    Call under the generation's lock, with the state that lock returned. `finished`: the
-    status this transaction just gave one of its predictions; a generation of one prediction
-    then needs no count (a generation has exactly batch_size predictions).
+    Call under the generation's lock, with the state that lock returned.
     """
     if state.status in TERMINAL_GENERATION_STATUSES:
         return None
-    if finished is not None and state.batch_size == 1:
-        counts = {str(finished): 1}
-    else:
-        counts = await repo.status_counts(generation_id)
+    counts = await repo.status_counts(generation_id)
     if counts.get(PredictionStatus.PENDING, 0) or counts.get(PredictionStatus.GENERATING, 0):
         return None
-    values: dict[str, Any] = {"finished_at": now, "updated_at": now}
+    error: tuple[str | None, str | None] = (None, None)
     if counts.get(PredictionStatus.COMPLETED, 0):
         status = GenerationStatus.COMPLETED
-        values |= {"error_message": None, "error_category": None}
     elif counts.get(PredictionStatus.ERROR, 0):
         status = GenerationStatus.FAILED
-        message, category = await repo.first_error(generation_id)
-        values |= {"error_message": message, "error_category": category}
+        error = await repo.first_error(generation_id)
     else:
         status = GenerationStatus.CANCELLED
-    if state.started_at is not None:
-        values["processing_time_ms"] = int((now - state.started_at).total_seconds() * 1000)
-    await repo.update_generation(generation_id, status=status, **values)
+    await repo.update_generation(
+        generation_id, **final_values(status, now, state.started_at, error)
+    )
     return status
 
 
@@ -215,14 +225,13 @@ class GenerationRuntime:
         now = utcnow()
         token = uuid.uuid4().hex
         lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
-        async with self.db.sessionmaker() as session:
+        # Autocommit: the claim's statements are their own transactions (see `claim`).
+        async with self.db.autocommit_sessionmaker() as session:
             claim = await GenerationRepository(session).claim(
                 prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
             )
-            if claim is None:
-                await session.rollback()
-                return
-            await session.commit()
+        if claim is None:
+            return
         prediction, generation = claim.prediction, claim.generation
         generation_id = generation.id
         if prediction.deliveries > 1:
@@ -401,24 +410,37 @@ class GenerationRuntime:
             repo = GenerationRepository(session)
             # Lock the generation first (same order as cancel/retry): concurrent finishers of
             # one generation settle it one after another, so exactly one sees it finish.
-            state = await repo.lock_generation_state(generation.id, now)
-            if state is None or not await repo.finish_prediction(prediction_id, token, values):
-                await session.rollback()
-                return False
-            final = await settle_generation(repo, generation.id, now, state, values["status"])
+            final: GenerationStatus | None
+            if generation.batch_size == 1:
+                # Its only prediction's outcome is the generation's: writing the final state
+                # takes the lock, and a failed compare-and-set below rolls both back.
+                final = (
+                    GenerationStatus.COMPLETED
+                    if values["status"] == PredictionStatus.COMPLETED
+                    else GenerationStatus.FAILED
+                )
+                error = (values.get("error_message"), values.get("error_category"))
+                if not await repo.finish_generation(
+                    generation.id, **final_values(final, now, generation.started_at, error)
+                ) or not await repo.finish_prediction(prediction_id, token, values):
+                    await session.rollback()
+                    return False
+            else:
+                state = await repo.lock_generation_state(generation.id, now)
+                if state is None or not await repo.finish_prediction(prediction_id, token, values):
+                    await session.rollback()
+                    return False
+                final = await settle_generation(repo, generation.id, now, state)
             await session.commit()
-        await self.events.prediction(
+        await self.events.prediction_finished(
+            generation,
             event_type,
-            generation_id=generation.id,
-            prediction_id=prediction_id,
-            owner_id=generation.owner_id,
-            organization_id=generation.organization_id,
-            data={
+            prediction_id,
+            {
                 "status": str(values["status"]),
                 "error_message": values.get("error_message"),
                 "error_category": values.get("error_category"),
             },
+            final,
         )
-        if final is not None:
-            await self.events.status(generation, final)
         return True

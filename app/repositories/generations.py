@@ -18,6 +18,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models.generation import (
+    TERMINAL_GENERATION_STATUSES,
     Generation,
     GenerationStatus,
     GenerationStrategy,
@@ -235,6 +236,18 @@ class GenerationRepository:
         )
         return [row[0] for row in result.all()]
 
+    async def finish_generation(self, generation_id: uuid.UUID, **values: Any) -> bool:
+        """Give a generation that is not final yet its final state (takes its row lock)."""
+        result = await self.session.execute(
+            update(Generation)
+            .where(
+                col(Generation.id) == generation_id,
+                col(Generation.status).not_in(sorted(TERMINAL_GENERATION_STATUSES)),
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def update_generation(self, generation_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(
             update(Generation).where(col(Generation.id) == generation_id).values(**values)
@@ -279,39 +292,14 @@ class GenerationRepository:
         lease_until: datetime,
     ) -> Claim | None:
         """Take a pending prediction, or one whose runner's lease ran out, and mark its
-        generation PROCESSING; None if not ours (the caller then rolls back).
+        generation PROCESSING; None if not ours.
 
-        One transaction, three statements. The generation row is written first: that is the
-        lock order of cancel, retry and recording (generation, then its predictions), so a
-        claim never deadlocks with them. The prediction's compare-and-set is one UPDATE whose
-        condition the database re-checks under the row lock, so of two racing claimers only
-        one gets a row back.
+        Meant for an autocommit session: each statement is its own transaction and holds
+        one row lock for its own duration only, so nothing here can deadlock with cancel,
+        retry or recording, which lock the generation and then its predictions. The claim is
+        one conditional UPDATE whose condition the database re-checks under the row lock: of
+        two racing claimers only one gets a row back.
         """
-        generation_of = (
-            select(col(Prediction.generation_id))
-            .where(col(Prediction.id) == prediction_id)
-            .scalar_subquery()
-        )
-        processing = (
-            (
-                await self.session.execute(
-                    update(Generation)
-                    .where(
-                        col(Generation.id) == generation_of,
-                        col(Generation.status) == GenerationStatus.PENDING,
-                    )
-                    .values(
-                        status=GenerationStatus.PROCESSING,
-                        started_at=func.coalesce(col(Generation.started_at), now),
-                        updated_at=now,
-                    )
-                    .returning(Generation)
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            .scalars()
-            .first()
-        )
         prediction = (
             (
                 await self.session.execute(
@@ -345,6 +333,26 @@ class GenerationRepository:
         )
         if prediction is None:
             return None
+        processing = (
+            (
+                await self.session.execute(
+                    update(Generation)
+                    .where(
+                        col(Generation.id) == prediction.generation_id,
+                        col(Generation.status) == GenerationStatus.PENDING,
+                    )
+                    .values(
+                        status=GenerationStatus.PROCESSING,
+                        started_at=func.coalesce(col(Generation.started_at), now),
+                        updated_at=now,
+                    )
+                    .returning(Generation)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .first()
+        )
         generation = processing or await self.session.get(Generation, prediction.generation_id)
         if generation is None:
             return None
