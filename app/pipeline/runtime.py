@@ -232,21 +232,21 @@ class GenerationRuntime:
             )
         if claim is None:
             return
-        prediction, generation = claim.prediction, claim.generation
+        generation = claim.generation
         generation_id = generation.id
-        if prediction.deliveries > 1:
+        if claim.deliveries > 1:
             # Taken over from a worker that died holding it: whatever it stored is garbage.
             # (No attempt of a claimable prediction has a recorded result.)
             await self.storage.delete_prefix(attempt_prefix(generation_id, prediction_id, ""))
         if claim.became_processing:
             await self.events.status(generation, GenerationStatus.PROCESSING)
-        if prediction.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
+        if claim.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
             await self._finish_error(
                 generation,
                 prediction_id,
                 token,
                 started=now,
-                message=f"Gave up after {prediction.deliveries - 1} interrupted deliveries",
+                message=f"Gave up after {claim.deliveries - 1} interrupted deliveries",
                 category="internal",
                 attempts=[],
             )
@@ -266,7 +266,7 @@ class GenerationRuntime:
                 )
 
         work = asyncio.create_task(
-            run_steps(self.registry, self.settings, generation, prediction.seed, on_progress)
+            run_steps(self.registry, self.settings, generation, claim.seed, on_progress)
         )
         self._work[prediction_id] = work
         heartbeat = asyncio.create_task(self._heartbeat(prediction_id, token, work))
