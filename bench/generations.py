@@ -11,6 +11,8 @@ events. Completion is observed on the event bus (no polling). Figures printed pe
     - amortised: concurrency * elapsed / predictions - provider time, i.e. the worker-slot
       time each prediction costs beyond its provider call under load (what bounds throughput);
     - in slot: claimed -> result recorded and announced, minus provider time (mean, p95);
+  * CPU time per generation of the API process (which runs the jobs too with the in-memory
+    broker) and of the worker: a busy machine stretches wall times, much less CPU times;
   * a lone generation (one at a time, no queueing): client-side submit -> completed, minus
     provider time, with how long the POST took and how long created -> claimed took.
 PostgreSQL at 127.0.0.1:5432 is used when reachable (SQLite otherwise, in-memory only);
@@ -134,8 +136,20 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.95 + 0.5) - 1)]
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of another one (Linux /proc)."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(
-    client: httpx.AsyncClient, headers: dict[str, str], bus: Any, args: argparse.Namespace
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    bus: Any,
+    args: argparse.Namespace,
+    worker_pid: int | None = None,
 ) -> dict[str, float]:
     r = await client.post(
         "/api/v1/generation-models/",
@@ -195,11 +209,15 @@ async def run(
                 return str(r.json()["id"])
 
         start = time.perf_counter()
+        cpu_api = cpu_seconds()
+        cpu_worker = cpu_seconds(worker_pid) if worker_pid else 0.0
         ids = await asyncio.gather(*(submit() for _ in range(args.generations)))
         finished_at = await asyncio.wait_for(
             asyncio.gather(*(seen.expect(gid) for gid in ids)), 600
         )
         elapsed = max(finished_at) - start
+        cpu_api = cpu_seconds() - cpu_api
+        cpu_worker = cpu_seconds(worker_pid) - cpu_worker if worker_pid else 0.0
         done = await fetch(ids)
     predictions = [p for g in done for p in g["predictions"]]
     provider_ms = statistics.fmean(p["provider_time_ms"] for p in predictions)
@@ -218,6 +236,9 @@ async def run(
         "lone_overhead_ms": statistics.median(x["total"] for x in lone),
         "lone_request_ms": statistics.median(x["request"] for x in lone),
         "lone_dispatch_ms": statistics.median(x["dispatch"] for x in lone),
+        # CPU per generation: robust to a busy machine, where wall times stretch.
+        "cpu_api_ms": cpu_api * 1000 / len(done),
+        "cpu_worker_ms": cpu_worker * 1000 / len(done),
     }
 
 
@@ -287,7 +308,9 @@ async def with_redis(database_url: str, args: argparse.Namespace) -> dict[str, f
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench", timeout=60
                 ) as client:
-                    return await run(client, await login(client), app.state.event_bus, args)
+                    return await run(
+                        client, await login(client), app.state.event_bus, args, worker.pid
+                    )
             finally:
                 worker.terminate()
                 worker.wait(timeout=30)
@@ -304,6 +327,9 @@ def show(name: str, f: dict[str, float]) -> None:
         f"ratio {f['generations_per_s'] / f['ideal_per_s']:.2f})\n"
         f"{'':10s} overhead/prediction: amortised {f['amortised_overhead_ms']:.1f} ms, "
         f"in slot mean {f['in_slot_mean_ms']:.1f} ms p95 {f['in_slot_p95_ms']:.1f} ms\n"
+        f"{'':10s} CPU per generation under load: this process {f['cpu_api_ms']:.1f} ms"
+        + (f", worker {f['cpu_worker_ms']:.1f} ms" if f["cpu_worker_ms"] else "")
+        + "\n"
         f"{'':10s} lone generation: {f['lone_overhead_ms']:.1f} ms beyond the provider "
         f"(POST answered in {f['lone_request_ms']:.1f} ms, "
         f"created -> claimed {f['lone_dispatch_ms']:.1f} ms)"
