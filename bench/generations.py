@@ -10,7 +10,8 @@ events. Completion is observed on the event bus (no polling). Figures printed pe
   * overhead per prediction beyond provider time (target: <= 5 ms):
     - amortised: concurrency * elapsed / predictions - provider time, i.e. the worker-slot
       time each prediction costs beyond its provider call under load (what bounds throughput);
-    - in slot: claimed -> result recorded and announced, minus provider time (mean, p95);
+    - in slot: claimed -> result committed, minus provider time (mean, p95), stamped by
+      the process that ran it;
   * CPU time per generation of the API process (which runs the jobs too with the in-memory
     broker) and of the worker: a busy machine stretches wall times, much less CPU times;
   * a lone generation (one at a time, no queueing): client-side submit -> completed, minus
@@ -76,7 +77,7 @@ class Completions:
     def __init__(self, bus: Any) -> None:
         self.bus = bus
         self.generations: dict[str, float] = {}  # generation id -> perf_counter when final
-        self.predictions: dict[str, float] = {}  # prediction id -> wall clock when recorded
+        self.predictions: dict[str, float] = {}  # prediction id -> when recorded
         self._waiters: dict[str, asyncio.Future[float]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -115,7 +116,8 @@ class Completions:
         async for event in self.bus.subscribe():
             now = time.perf_counter()
             if event.type == EventType.PREDICTION_COMPLETED and event.prediction_id:
-                self.predictions[str(event.prediction_id)] = time.time()
+                # Stamped by the worker right after its commit: no transport or loop lag.
+                self.predictions[str(event.prediction_id)] = event.occurred_at.timestamp()
             elif event.is_terminal or (
                 event.type == EventType.GENERATION_STATUS and not event.data
             ):
@@ -221,7 +223,7 @@ async def run(
         done = await fetch(ids)
     predictions = [p for g in done for p in g["predictions"]]
     provider_ms = statistics.fmean(p["provider_time_ms"] for p in predictions)
-    # Claimed -> result recorded and announced, minus the provider call.
+    # Claimed -> result recorded (committed), minus the provider call, by the worker's clock.
     in_slot = [
         (seen.predictions[p["id"]] - seconds(p["started_at"])) * 1000 - p["provider_time_ms"]
         for p in predictions
