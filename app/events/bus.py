@@ -51,6 +51,11 @@ class EventBus(ABC):
     @abstractmethod
     async def publish(self, event: GenerationEvent) -> None: ...
 
+    async def publish_many(self, events: list[GenerationEvent]) -> None:
+        """Publish in order; buses with a network hop send them together."""
+        for event in events:
+            await self.publish(event)
+
     @abstractmethod
     def subscribe(self) -> AsyncIterator[GenerationEvent]:
         """Every event published from now on, until the iterator is closed."""

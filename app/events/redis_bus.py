@@ -50,12 +50,17 @@ class RedisEventBus(ReplayableEventBus):
         return f"{self._prefix}:generation:{generation_id}"
 
     async def publish(self, event: GenerationEvent) -> None:
-        payload = {FIELD: event.model_dump_json()}
-        key = self._generation_key(event.generation_id)
+        await self.publish_many([event])
+
+    async def publish_many(self, events: list[GenerationEvent]) -> None:
+        # One round trip for all of them.
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self._all, payload, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
-            pipe.xadd(key, payload, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
-            pipe.expire(key, self._ttl)
+            for event in events:
+                payload = {FIELD: event.model_dump_json()}
+                key = self._generation_key(event.generation_id)
+                pipe.xadd(self._all, payload, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+                pipe.xadd(key, payload, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+                pipe.expire(key, self._ttl)
             await pipe.execute()
 
     async def subscribe(self) -> AsyncIterator[GenerationEvent]:

@@ -6,6 +6,8 @@ whose worker died is delivered again (to another consumer, once it has been idle
 
 from __future__ import annotations
 
+import logging
+
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
@@ -13,6 +15,9 @@ from app.core.config import Settings
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
+    # Taskiq logs every job it starts at INFO: a synchronous stderr write per prediction on
+    # the event loop, saying less than the prediction's row and events already do.
+    logging.getLogger("taskiq.receiver.receiver").setLevel(logging.WARNING)
     if not settings.REDIS_URL:
         return InMemoryBroker(max_async_tasks=settings.WORKER_CONCURRENCY)
     # Unacknowledged messages are handed to another consumer after this idle time; the

@@ -28,6 +28,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.events.bus import EventBus, EventType
 from app.models.generation import (
+    TERMINAL_GENERATION_STATUSES,
     Generation,
     GenerationStatus,
     GenerationType,
@@ -39,7 +40,7 @@ from app.pipeline.events import GenerationEvents
 from app.pipeline.manifest import failure_manifest, success_manifest
 from app.pipeline.steps import Progress, StepFailed, StepsOutcome, prepare_inputs, run_plan
 from app.providers.registry import ProviderRegistry
-from app.repositories.generations import GenerationRepository
+from app.repositories.generations import GenerationRepository, GenerationState
 from app.storage.base import Storage
 
 logger = logging.getLogger(__name__)
@@ -78,33 +79,50 @@ async def run_prediction_work(
     return await run_plan(registry, settings, generation, seed, images, on_progress)
 
 
+def final_values(
+    status: GenerationStatus,
+    now: datetime,
+    started_at: datetime | None,
+    error: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
+    """The columns a generation gets when it reaches its final status."""
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": now,
+        "updated_at": now,
+        "error_message": error[0],
+        "error_category": error[1],
+    }
+    if status == GenerationStatus.CANCELLED:
+        del values["error_message"], values["error_category"]
+    if started_at is not None:
+        values["processing_time_ms"] = int((now - started_at).total_seconds() * 1000)
+    return values
+
+
 async def settle_generation(
-    repo: GenerationRepository, generation_id: uuid.UUID, now: datetime
+    repo: GenerationRepository, generation_id: uuid.UUID, now: datetime, state: GenerationState
 ) -> GenerationStatus | None:
-    """Once no prediction is active, give the generation its final status (call under lock)."""
+    """Once no prediction is active, give the generation its final status.
+
+    Call under the generation's lock, with the state that lock returned.
+    """
+    if state.status in TERMINAL_GENERATION_STATUSES:
+        return None
     counts = await repo.status_counts(generation_id)
     if counts.get(PredictionStatus.PENDING, 0) or counts.get(PredictionStatus.GENERATING, 0):
         return None
-    generation = await repo.session.get(Generation, generation_id, populate_existing=True)
-    if generation is None or generation.status in (
-        GenerationStatus.COMPLETED,
-        GenerationStatus.FAILED,
-        GenerationStatus.CANCELLED,
-    ):
-        return None
-    values: dict[str, Any] = {"finished_at": now, "updated_at": now}
+    error: tuple[str | None, str | None] = (None, None)
     if counts.get(PredictionStatus.COMPLETED, 0):
         status = GenerationStatus.COMPLETED
-        values |= {"error_message": None, "error_category": None}
     elif counts.get(PredictionStatus.ERROR, 0):
         status = GenerationStatus.FAILED
-        message, category = await repo.first_error(generation_id)
-        values |= {"error_message": message, "error_category": category}
+        error = await repo.first_error(generation_id)
     else:
         status = GenerationStatus.CANCELLED
-    if generation.started_at is not None:
-        values["processing_time_ms"] = int((now - generation.started_at).total_seconds() * 1000)
-    await repo.update_generation(generation_id, status=status, **values)
+    await repo.update_generation(
+        generation_id, **final_values(status, now, state.started_at, error)
+    )
     return status
 
 
@@ -177,11 +195,10 @@ class GenerationRuntime:
     # --- queueing ------------------------------------------------------------------------
 
     async def enqueue(self, prediction_ids: list[uuid.UUID]) -> None:
+        """Send one message per prediction. The caller has set their `enqueued_at` in the
+        transaction that made them pending (creation, retry), or `recover` does."""
         if not prediction_ids:
             return
-        async with self.db.sessionmaker() as session:
-            await GenerationRepository(session).mark_enqueued(prediction_ids, utcnow())
-            await session.commit()
         task = self.broker.find_task(TASK_NAME)
         assert task is not None
         for prediction_id in prediction_ids:
@@ -198,6 +215,9 @@ class GenerationRuntime:
             ids = await GenerationRepository(session).runnable_ids(now=now, pending_before=cutoff)
         if ids:
             logger.info("re-enqueueing %d predictions", len(ids))
+            async with self.db.sessionmaker() as session:
+                await GenerationRepository(session).mark_enqueued(ids, now)
+                await session.commit()
             await self.enqueue(ids)
         return len(ids)
 
@@ -222,40 +242,31 @@ class GenerationRuntime:
         now = utcnow()
         token = uuid.uuid4().hex
         lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
-        async with self.db.sessionmaker() as session:
-            repo = GenerationRepository(session)
-            claim = await repo.claim(
+        # Autocommit: the claim's statements are their own transactions (see `claim`).
+        async with self.db.autocommit_sessionmaker() as session:
+            claim = await GenerationRepository(session).claim(
                 prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
             )
-            if claim is None:
-                return
-            await session.commit()
-        prediction = claim.prediction
-        generation_id = prediction.generation_id
-        if claim.previous_token is not None:
-            # A worker died holding this prediction; whatever it stored is garbage now.
-            await self.storage.delete_prefix(
-                attempt_prefix(generation_id, prediction_id, claim.previous_token)
-            )
-        async with self.db.sessionmaker() as session:
-            repo = GenerationRepository(session)
-            became_processing = await repo.mark_processing(generation_id, now)
-            generation = await repo.get(generation_id)
-            await session.commit()
-        if generation is None:
+        if claim is None:
             return
-        if became_processing:
+        generation = claim.generation
+        generation_id = generation.id
+        if claim.deliveries > 1:
+            # Taken over from a worker that died holding it: whatever it stored is garbage.
+            # (No attempt of a claimable prediction has a recorded result.)
+            await self.storage.delete_prefix(attempt_prefix(generation_id, prediction_id, ""))
+        if claim.became_processing:
             await self.events.status(generation, GenerationStatus.PROCESSING)
-        if prediction.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
+        if claim.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
             await self._finish_error(
                 generation,
                 prediction_id,
                 token,
                 started=now,
-                message=f"Gave up after {prediction.deliveries - 1} interrupted deliveries",
+                message=f"Gave up after {claim.deliveries - 1} interrupted deliveries",
                 category="internal",
                 attempts=[],
-                seed=prediction.seed,
+                seed=claim.seed,
             )
             return
 
@@ -273,9 +284,7 @@ class GenerationRuntime:
                 )
 
         work = asyncio.create_task(
-            run_prediction_work(
-                self.registry, self.settings, generation, prediction.seed, on_progress
-            )
+            run_prediction_work(self.registry, self.settings, generation, claim.seed, on_progress)
         )
         self._work[prediction_id] = work
         heartbeat = asyncio.create_task(self._heartbeat(prediction_id, token, work))
@@ -298,7 +307,7 @@ class GenerationRuntime:
                     message=failure.message,
                     category=failure.category,
                     attempts=failure.attempts,
-                    seed=prediction.seed,
+                    seed=claim.seed,
                     evaluation=failure.evaluation,
                 )
                 return
@@ -312,7 +321,7 @@ class GenerationRuntime:
                     message=f"Internal error: {type(exc).__name__}",
                     category="internal",
                     attempts=[],
-                    seed=prediction.seed,
+                    seed=claim.seed,
                 )
                 return
             await self._finish_success(generation, prediction_id, token, now, outcome)
@@ -428,26 +437,37 @@ class GenerationRuntime:
             repo = GenerationRepository(session)
             # Lock the generation first (same order as cancel/retry): concurrent finishers of
             # one generation settle it one after another, so exactly one sees it finish.
-            if not await repo.lock_generation(generation.id, now):
-                await session.rollback()
-                return False
-            if not await repo.finish_prediction(prediction_id, token, values):
-                await session.rollback()
-                return False
-            final = await settle_generation(repo, generation.id, now)
+            final: GenerationStatus | None
+            if generation.batch_size == 1:
+                # Its only prediction's outcome is the generation's: writing the final state
+                # takes the lock, and a failed compare-and-set below rolls both back.
+                final = (
+                    GenerationStatus.COMPLETED
+                    if values["status"] == PredictionStatus.COMPLETED
+                    else GenerationStatus.FAILED
+                )
+                error = (values.get("error_message"), values.get("error_category"))
+                if not await repo.finish_generation(
+                    generation.id, **final_values(final, now, generation.started_at, error)
+                ) or not await repo.finish_prediction(prediction_id, token, values):
+                    await session.rollback()
+                    return False
+            else:
+                state = await repo.lock_generation_state(generation.id, now)
+                if state is None or not await repo.finish_prediction(prediction_id, token, values):
+                    await session.rollback()
+                    return False
+                final = await settle_generation(repo, generation.id, now, state)
             await session.commit()
-        await self.events.prediction(
+        await self.events.prediction_finished(
+            generation,
             event_type,
-            generation_id=generation.id,
-            prediction_id=prediction_id,
-            owner_id=generation.owner_id,
-            organization_id=generation.organization_id,
-            data={
+            prediction_id,
+            {
                 "status": str(values["status"]),
                 "error_message": values.get("error_message"),
                 "error_category": values.get("error_category"),
             },
+            final,
         )
-        if final is not None:
-            await self.events.status(generation, final)
         return True

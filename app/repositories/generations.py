@@ -11,13 +11,28 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models.generation import (
+    TERMINAL_GENERATION_STATUSES,
     Generation,
     GenerationStatus,
     GenerationStrategy,
@@ -65,8 +80,105 @@ class GenerationFilters:
 
 @dataclass(frozen=True)
 class Claim:
-    prediction: Prediction
-    previous_token: str | None
+    generation: Generation
+    seed: int
+    # How many times the prediction has been claimed since it was (re)set pending.
+    deliveries: int
+    # The generation went PENDING -> PROCESSING with this claim.
+    became_processing: bool
+
+
+# The statements every prediction runs, built once: constructing SQLAlchemy statements
+# costs more CPU than executing them, and the worker runs these for every prediction.
+PREDICTION = cast(Table, Prediction.__table__)  # type: ignore[attr-defined]
+GENERATION = cast(Table, Generation.__table__)  # type: ignore[attr-defined]
+
+
+def _param(name: str, column: Column[Any]) -> BindParameter[Any]:
+    return bindparam(name, type_=column.type)
+
+
+@cache
+def _claim_statement() -> Update:
+    p = PREDICTION.c
+    now = _param("c_now", p.updated_at)
+    return (
+        update(PREDICTION)
+        .where(
+            p.id == _param("c_id", p.id),
+            or_(
+                p.status == PredictionStatus.PENDING,
+                and_(p.status == PredictionStatus.GENERATING, p.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=PredictionStatus.GENERATING,
+            lease_token=_param("c_token", p.lease_token),
+            lease_owner=_param("c_owner", p.lease_owner),
+            lease_expires_at=_param("c_until", p.lease_expires_at),
+            deliveries=p.deliveries + 1,
+            started_at=now,
+            progress=0.0,
+            updated_at=now,
+        )
+        .returning(p.generation_id, p.seed, p.deliveries)
+    )
+
+
+@cache
+def _start_generation_statement() -> Any:
+    now = _param("s_now", GENERATION.c.updated_at)
+    return (
+        update(Generation)
+        .where(
+            col(Generation.id) == _param("s_id", GENERATION.c.id),
+            col(Generation.status) == GenerationStatus.PENDING,
+        )
+        .values(
+            status=GenerationStatus.PROCESSING,
+            started_at=func.coalesce(col(Generation.started_at), now),
+            updated_at=now,
+        )
+        .returning(Generation)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@lru_cache(maxsize=32)
+def _finish_prediction_statement(keys: tuple[str, ...]) -> Update:
+    p = PREDICTION.c
+    return (
+        update(PREDICTION)
+        .where(
+            p.id == _param("f_id", p.id),
+            p.lease_token == _param("f_token", p.lease_token),
+            p.status == PredictionStatus.GENERATING,
+        )
+        .values(
+            {"lease_token": None, "lease_expires_at": None}
+            | {key: _param(f"v_{key}", p[key]) for key in keys}
+        )
+    )
+
+
+@lru_cache(maxsize=32)
+def _finish_generation_statement(keys: tuple[str, ...]) -> Update:
+    g = GENERATION.c
+    return (
+        update(GENERATION)
+        .where(
+            g.id == _param("f_id", g.id),
+            g.status.not_in(sorted(TERMINAL_GENERATION_STATUSES)),
+        )
+        .values({key: _param(f"v_{key}", g[key]) for key in keys})
+    )
+
+
+@dataclass(frozen=True)
+class GenerationState:
+    status: str
+    started_at: datetime | None
+    batch_size: int
 
 
 class GenerationRepository:
@@ -158,6 +270,22 @@ class GenerationRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def lock_generation_state(
+        self, generation_id: uuid.UUID, now: datetime
+    ) -> GenerationState | None:
+        """`lock_generation`, returning what settling needs (saves a read under the lock)."""
+        row = (
+            await self.session.execute(
+                update(Generation)
+                .where(col(Generation.id) == generation_id)
+                .values(updated_at=now)
+                .returning(
+                    col(Generation.status), col(Generation.started_at), col(Generation.batch_size)
+                )
+            )
+        ).first()
+        return GenerationState(*row) if row is not None else None
+
     async def cancel_active(self, generation_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
         result = await self.session.execute(
             update(Prediction)
@@ -210,6 +338,13 @@ class GenerationRepository:
         )
         return [row[0] for row in result.all()]
 
+    async def finish_generation(self, generation_id: uuid.UUID, **values: Any) -> bool:
+        """Give a generation that is not final yet its final state (takes its row lock)."""
+        statement = _finish_generation_statement(tuple(sorted(values)))
+        params = {f"v_{key}": value for key, value in values.items()}
+        result = await self.session.execute(statement, {"f_id": generation_id, **params})
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def update_generation(self, generation_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(
             update(Generation).where(col(Generation.id) == generation_id).values(**values)
@@ -253,63 +388,43 @@ class GenerationRepository:
         now: datetime,
         lease_until: datetime,
     ) -> Claim | None:
-        """Take a pending prediction, or one whose runner's lease ran out; None if not ours."""
-        row = (
+        """Take a pending prediction, or one whose runner's lease ran out, and mark its
+        generation PROCESSING; None if not ours.
+
+        Meant for an autocommit session: each statement is its own transaction and holds
+        one row lock for its own duration only, so nothing here can deadlock with cancel,
+        retry or recording, which lock the generation and then its predictions. The claim is
+        one conditional UPDATE whose condition the database re-checks under the row lock: of
+        two racing claimers only one gets a row back.
+        """
+        claimed = (
             await self.session.execute(
-                select(
-                    col(Prediction.status),
-                    col(Prediction.lease_token),
-                    col(Prediction.lease_expires_at),
-                ).where(col(Prediction.id) == prediction_id)
+                _claim_statement(),
+                {
+                    "c_id": prediction_id,
+                    "c_now": now,
+                    "c_token": token,
+                    "c_owner": owner,
+                    "c_until": lease_until,
+                },
             )
         ).first()
-        if row is None:
+        if claimed is None:
             return None
-        status, previous_token, expires = row
-        expired = status == PredictionStatus.GENERATING and expires is not None and expires < now
-        if status != PredictionStatus.PENDING and not expired:
+        generation_id, seed, deliveries = claimed
+        processing = (
+            (
+                await self.session.execute(
+                    _start_generation_statement(), {"s_id": generation_id, "s_now": now}
+                )
+            )
+            .scalars()
+            .first()
+        )
+        generation = processing or await self.session.get(Generation, generation_id)
+        if generation is None:
             return None
-        same_token = (
-            col(Prediction.lease_token) == previous_token
-            if previous_token is not None
-            else col(Prediction.lease_token).is_(None)
-        )
-        result = await self.session.execute(
-            update(Prediction)
-            .where(
-                col(Prediction.id) == prediction_id, col(Prediction.status) == status, same_token
-            )
-            .values(
-                status=PredictionStatus.GENERATING,
-                lease_token=token,
-                lease_owner=owner,
-                lease_expires_at=lease_until,
-                deliveries=col(Prediction.deliveries) + 1,
-                started_at=now,
-                progress=0.0,
-                updated_at=now,
-            )
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
-            return None
-        prediction = await self.session.get(Prediction, prediction_id, populate_existing=True)
-        assert prediction is not None
-        return Claim(prediction=prediction, previous_token=previous_token)
-
-    async def mark_processing(self, generation_id: uuid.UUID, now: datetime) -> bool:
-        result = await self.session.execute(
-            update(Generation)
-            .where(
-                col(Generation.id) == generation_id,
-                col(Generation.status) == GenerationStatus.PENDING,
-            )
-            .values(
-                status=GenerationStatus.PROCESSING,
-                started_at=func.coalesce(col(Generation.started_at), now),
-                updated_at=now,
-            )
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return Claim(generation, seed, deliveries, became_processing=processing is not None)
 
     async def renew_lease(
         self, prediction_id: uuid.UUID, token: str, lease_until: datetime, progress: float
@@ -340,14 +455,10 @@ class GenerationRepository:
     async def finish_prediction(
         self, prediction_id: uuid.UUID, token: str, values: dict[str, Any]
     ) -> bool:
+        statement = _finish_prediction_statement(tuple(sorted(values)))
+        params = {f"v_{key}": value for key, value in values.items()}
         result = await self.session.execute(
-            update(Prediction)
-            .where(
-                col(Prediction.id) == prediction_id,
-                col(Prediction.lease_token) == token,
-                col(Prediction.status) == PredictionStatus.GENERATING,
-            )
-            .values(lease_token=None, lease_expires_at=None, **values)
+            statement, {"f_id": prediction_id, "f_token": token, **params}
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -31,6 +31,7 @@ from app.services import webhooks
 logger = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 64 * 1024
 EXCERPT_CHARS = 1024
+EVENT_BATCH = 500
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -67,13 +68,17 @@ class WebhookDispatcher:
     # --- events -> deliveries ---
 
     async def enqueue_event(self, event: GenerationEvent) -> int:
+        return await self.enqueue_events([event])
+
+    async def enqueue_events(self, events: list[GenerationEvent]) -> int:
         for _ in range(3):
             async with self.db.sessionmaker() as session:
                 try:
-                    queued = await webhooks.enqueue_for_event(session, self.settings, event)
-                    queued += await webhooks.enqueue_generation_callback(
-                        session, self.settings, event
-                    )
+                    queued = await webhooks.enqueue_for_events(session, self.settings, events)
+                    for event in events:
+                        queued += await webhooks.enqueue_generation_callback(
+                            session, self.settings, event
+                        )
                     await session.commit()
                 except IntegrityError:
                     # Another replica queued some of these first; the retry skips them.
@@ -85,11 +90,33 @@ class WebhookDispatcher:
         return 0
 
     async def consume(self, bus: EventBus) -> None:
-        async for event in bus.subscribe():
-            try:
-                await self.enqueue_event(event)
-            except Exception:
-                logger.exception("could not queue webhooks for event %s", event.id)
+        """Turn events into deliveries, the events that arrived meanwhile in one transaction
+        (a generation publishes several events; one transaction each was most of the
+        dispatcher's cost under load)."""
+        backlog: asyncio.Queue[GenerationEvent] = asyncio.Queue(EVENT_BATCH)
+
+        async def read() -> None:
+            async for event in bus.subscribe():
+                # Waits when the backlog is full: the bus's own bounded queue then applies.
+                await backlog.put(event)
+
+        reader = asyncio.create_task(read(), name="webhook-event-reader")
+        try:
+            while True:
+                if reader.done():
+                    reader.result()  # the subscription ended: say why
+                    return
+                batch = [await backlog.get()]
+                while not backlog.empty():
+                    batch.append(backlog.get_nowait())
+                try:
+                    await self.enqueue_events(batch)
+                except Exception:
+                    logger.exception("could not queue webhooks for %d events", len(batch))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
     # --- sending ---
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -180,22 +181,35 @@ async def enqueue_for_event(
     session: AsyncSession, settings: Settings, event: GenerationEvent
 ) -> int:
     """Queue one delivery per active endpoint of the event's owner that wants this type."""
+    return await enqueue_for_events(session, settings, [event])
+
+
+async def enqueue_for_events(
+    session: AsyncSession, settings: Settings, events: Sequence[GenerationEvent]
+) -> int:
+    """`enqueue_for_event` for several events in the caller's transaction; the endpoints of
+    each owner are looked up once."""
     repo = WebhookRepository(session)
-    endpoints = await repo.active_endpoints_for(event.organization_id, event.owner_id)
-    payload = envelope(str(event.type), event_data(event), event.occurred_at)
+    endpoints_of: dict[tuple[uuid.UUID | None, uuid.UUID | None], list[WebhookEndpoint]] = {}
     queued = 0
-    for endpoint in endpoints:
-        if str(event.type) not in endpoint.event_types:
+    for event in events:
+        owner = (event.organization_id, event.owner_id)
+        if owner not in endpoints_of:
+            endpoints_of[owner] = await repo.active_endpoints_for(*owner)
+        wanted = [e for e in endpoints_of[owner] if str(event.type) in e.event_types]
+        if not wanted:
             continue
-        delivery = _new_delivery(
-            settings,
-            dedupe_key=f"{endpoint.id}:{event.id}",
-            event_type=str(event.type),
-            payload=payload,
-            endpoint_id=endpoint.id,
-            generation_id=event.generation_id,
-        )
-        queued += await repo.add_delivery_once(delivery)
+        payload = envelope(str(event.type), event_data(event), event.occurred_at)
+        for endpoint in wanted:
+            delivery = _new_delivery(
+                settings,
+                dedupe_key=f"{endpoint.id}:{event.id}",
+                event_type=str(event.type),
+                payload=payload,
+                endpoint_id=endpoint.id,
+                generation_id=event.generation_id,
+            )
+            queued += await repo.add_delivery_once(delivery)
     return queued
 
 

@@ -33,9 +33,14 @@ async def take(stream: AsyncIterator[StreamItem], n: int) -> list[tuple[str, Gen
 
 async def check_replay(publisher: ReplayableEventBus, reader: ReplayableEventBus) -> None:
     gen, other = uuid.uuid4(), uuid.uuid4()
-    await publisher.publish(event(gen, EventType.GENERATION_STATUS, status="PROCESSING"))
-    await publisher.publish(event(other, EventType.GENERATION_STATUS, status="PROCESSING"))
-    await publisher.publish(event(gen, EventType.PREDICTION_PROGRESS, progress=0.5))
+    # Several at once (one round trip on Redis), each to its generation, in order.
+    await publisher.publish_many(
+        [
+            event(gen, EventType.GENERATION_STATUS, status="PROCESSING"),
+            event(other, EventType.GENERATION_STATUS, status="PROCESSING"),
+            event(gen, EventType.PREDICTION_PROGRESS, progress=0.5),
+        ]
+    )
 
     stream = reader.stream(gen, None, idle_timeout=0.05)
     first = await take(stream, 2)

@@ -292,3 +292,49 @@ async def test_an_event_seen_by_two_replicas_is_delivered_once(
         await c.delete(f"/api/v1/webhooks/{hook['id']}", headers=user.headers)
     assert log["count"] == 1
     assert log["data"][0]["status"] == "PENDING"
+
+
+async def test_a_burst_of_events_is_queued_in_few_transactions(
+    database_url: str, make_user: Any
+) -> None:
+    owner, other = await make_user(), await make_user()
+    batches: list[int] = []
+
+    def spy(application: Any) -> None:
+        dispatcher = application.state.webhook_dispatcher
+        original = dispatcher.enqueue_events
+
+        async def enqueue_events(events: list[GenerationEvent]) -> int:
+            batches.append(len(events))
+            return int(await original(events))
+
+        dispatcher.enqueue_events = enqueue_events
+
+    with webhook_receiver() as receiver:
+        async with app_instance(database_url, spy, **FAST_WEBHOOKS) as (application, c):
+            hook = (await create_hook(c, owner, receiver.url, None)).json()
+            receiver.secret = hook["secret"]
+            bus = application.state.event_bus
+            for index in range(30):
+                # Wanted: the owner's completions. Not: another type, another owner.
+                kind, who = [
+                    (EventType.GENERATION_COMPLETED, owner.id),
+                    (EventType.PREDICTION_PROGRESS, owner.id),
+                    (EventType.GENERATION_COMPLETED, other.id),
+                ][index % 3]
+                await bus.publish(
+                    GenerationEvent(type=kind, generation_id=uuid.uuid4(), owner_id=who)
+                )
+
+            async def all_sent() -> bool:
+                # Recorded, not only received: nothing may still be writing when the app stops.
+                log = await deliveries(c, owner, hook)
+                return log["count"] == 10 and all(d["status"] == "SUCCEEDED" for d in log["data"])
+
+            await eventually(all_sent)
+            log = await deliveries(c, owner, hook)
+            await c.delete(f"/api/v1/webhooks/{hook['id']}", headers=owner.headers)
+    assert log["count"] == 10
+    assert all(r.verified and r.body["type"] == COMPLETED for r in receiver.received)
+    assert sum(batches) == 30
+    assert len(batches) < 30, "every event got its own transaction"
