@@ -11,8 +11,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.api.idempotency import install_idempotency
-from app.api.main import api_router
+from app.api.main import API_ROUTERS
 from app.api.rate_limit import RateLimitHeadersMiddleware
+from app.api.routing import include_routers
 from app.core.bootstrap import bootstrap
 from app.core.config import Settings
 from app.core.config import settings as default_settings
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitHeadersMiddleware)
     install_idempotency(app, app.state.db)
     install_error_handlers(app)
-    app.include_router(api_router, prefix=settings.API_V1_STR)
+    include_routers(app, settings.API_V1_STR, API_ROUTERS)
     install_openapi(app)
     return app
 

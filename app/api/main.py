@@ -1,3 +1,5 @@
+from typing import Any
+
 from fastapi import APIRouter
 
 from app.api.rate_limit import rate_limit
@@ -22,27 +24,33 @@ from app.api.routes import (
     webhooks,
 )
 
-api_router = APIRouter()
-api_router.include_router(login.router)
-# Route groups and their budgets: settings.RATE_LIMITS. Login and the public catalogue
-# have no caller to count against.
-api_router.include_router(users.router, dependencies=[rate_limit("default")])
-api_router.include_router(organizations.router, dependencies=[rate_limit("default")])
-api_router.include_router(api_keys.router, dependencies=[rate_limit("default")])
-api_router.include_router(webhooks.router, dependencies=[rate_limit("default")])
-api_router.include_router(generation_models.router)
-for catalogue_router in (
-    subjects.router,
-    products.router,
-    styles.router,
-    shot_types.router,
-    pose_presets.router,
-    shooting_looks.router,
-    system_prompts.router,
-    prompts.router,
-):
-    api_router.include_router(catalogue_router, dependencies=[rate_limit("default")])
-api_router.include_router(generations.router, dependencies=[rate_limit("generations")])
-api_router.include_router(generation_events.router, dependencies=[rate_limit("default")])
-api_router.include_router(predictions.router, dependencies=[rate_limit("generations")])
-api_router.include_router(utils.router)
+_DEFAULT = {"dependencies": [rate_limit("default")]}
+_GENERATIONS = {"dependencies": [rate_limit("generations")]}
+
+# In matching order. Route groups and their budgets: settings.RATE_LIMITS. Login and the
+# public catalogue have no caller to count against.
+API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
+    (login.router, {}),
+    (users.router, _DEFAULT),
+    (organizations.router, _DEFAULT),
+    (api_keys.router, _DEFAULT),
+    (webhooks.router, _DEFAULT),
+    (generation_models.router, {}),
+    *(
+        (catalogue_router, _DEFAULT)
+        for catalogue_router in (
+            subjects.router,
+            products.router,
+            styles.router,
+            shot_types.router,
+            pose_presets.router,
+            shooting_looks.router,
+            system_prompts.router,
+            prompts.router,
+        )
+    ),
+    (generations.router, _GENERATIONS),
+    (generation_events.router, _DEFAULT),
+    (predictions.router, _GENERATIONS),
+    (utils.router, {}),
+]

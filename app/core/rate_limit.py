@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter
 
 from app.core.config import Settings
 
@@ -59,7 +58,6 @@ class RateLimiter:
         self.enabled = settings.RATE_LIMIT_ENABLED
         self.groups = parse_groups(settings.RATE_LIMITS)
         self.storage = storage or create_storage(settings)
-        self._strategy = FixedWindowRateLimiter(self.storage)
 
     def limits_for(self, group: str) -> list[RateLimitItem]:
         return self.groups.get(group) or self.groups.get(DEFAULT_GROUP) or []
@@ -71,19 +69,23 @@ class RateLimiter:
             return None
         states = []
         for item in items:
+            key = item.key_for(group, identity)
             try:
-                allowed = await self._strategy.hit(item, group, identity)
-                stats = await self._strategy.get_window_stats(item, group, identity)
+                # The fixed-window strategy's hit, keeping the count it returns: asking the
+                # strategy for window stats afterwards read the counter a second time (one
+                # more Redis round trip per request).
+                count = await self.storage.incr(key, item.get_expiry(), amount=1)
+                reset_time = await self.storage.get_expiry(key)
             except Exception:
                 # A limiter outage must not take the API down with it: fail open, loudly.
                 logger.warning("rate limit storage unavailable; request not counted", exc_info=True)
                 return None
             states.append(
                 RateLimitState(
-                    allowed=allowed,
+                    allowed=count <= item.amount,
                     limit=item.amount,
-                    remaining=max(stats.remaining, 0),
-                    reset_after=max(math.ceil(stats.reset_time - time.time()), 0),
+                    remaining=max(item.amount - count, 0),
+                    reset_after=max(math.ceil(reset_time - time.time()), 0),
                 )
             )
         # Report the limit that binds first: a refused one, else the one with least headroom.
