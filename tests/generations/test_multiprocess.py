@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
@@ -113,6 +114,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
                 "processes": processes,
                 "files": tmp_path / "data" / "files",
                 "logs": tmp_path,
+                "database_url": database_url,
             }
     finally:
         for process in processes.values():
@@ -173,6 +175,23 @@ async def test_generations_complete_exactly_once_when_a_worker_dies(
         return await completed() >= 20
 
     await _wait_until(some_done, 30, "the first completions")
+    # Kill worker-a only while it holds running predictions, so redelivery is really needed.
+    log = await asyncio.to_thread((cluster["logs"] / "worker-a.log").read_text, errors="replace")
+    victim_id = log.split("worker ready ", 1)[1].split()[0]
+    dsn = cluster["database_url"].replace("postgresql+asyncpg://", "postgresql://")
+
+    async def victim_busy() -> bool:
+        conn = await asyncpg.connect(dsn)
+        try:
+            held = await conn.fetchval(
+                "SELECT count(*) FROM prediction WHERE status = 'GENERATING' AND lease_owner = $1",
+                victim_id,
+            )
+        finally:
+            await conn.close()
+        return bool(held)
+
+    await _wait_until(victim_busy, 30, "worker-a running a prediction")
     victim = cluster["processes"]["worker-a"]
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
