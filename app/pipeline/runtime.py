@@ -225,13 +225,14 @@ class GenerationRuntime:
         now = utcnow()
         token = uuid.uuid4().hex
         lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
-        # Autocommit: the claim's statements are their own transactions (see `claim`).
-        async with self.db.autocommit_sessionmaker() as session:
+        async with self.db.sessionmaker() as session:
             claim = await GenerationRepository(session).claim(
                 prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
             )
-        if claim is None:
-            return
+            if claim is None:
+                await session.rollback()
+                return
+            await session.commit()
         generation = claim.generation
         generation_id = generation.id
         if claim.deliveries > 1:
