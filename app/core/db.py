@@ -51,6 +51,8 @@ class Database:
             class_=AsyncSession,
             expire_on_commit=False,
         )
+        # The same, for writes where each statement is a transaction of its own.
+        self.autocommit_sessionmaker = self.read_sessionmaker
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -225,14 +225,13 @@ class GenerationRuntime:
         now = utcnow()
         token = uuid.uuid4().hex
         lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
-        async with self.db.sessionmaker() as session:
+        # Autocommit: the claim's statements are their own transactions (see `claim`).
+        async with self.db.autocommit_sessionmaker() as session:
             claim = await GenerationRepository(session).claim(
                 prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
             )
-            if claim is None:
-                await session.rollback()
-                return
-            await session.commit()
+        if claim is None:
+            return
         generation = claim.generation
         generation_id = generation.id
         if claim.deliveries > 1:

@@ -126,22 +126,21 @@ def _claim_statement() -> Update:
 
 
 @cache
-def _start_generation_statement() -> Update:
-    g = GENERATION.c
-    now = _param("s_now", g.updated_at)
-    generation_of = (
-        select(PREDICTION.c.generation_id)
-        .where(PREDICTION.c.id == _param("s_prediction", PREDICTION.c.id))
-        .scalar_subquery()
-    )
+def _start_generation_statement() -> Any:
+    now = _param("s_now", GENERATION.c.updated_at)
     return (
-        update(GENERATION)
-        .where(g.id == generation_of, g.status == GenerationStatus.PENDING)
+        update(Generation)
+        .where(
+            col(Generation.id) == _param("s_id", GENERATION.c.id),
+            col(Generation.status) == GenerationStatus.PENDING,
+        )
         .values(
             status=GenerationStatus.PROCESSING,
-            started_at=func.coalesce(g.started_at, now),
+            started_at=func.coalesce(col(Generation.started_at), now),
             updated_at=now,
         )
+        .returning(Generation)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -390,18 +389,14 @@ class GenerationRepository:
         lease_until: datetime,
     ) -> Claim | None:
         """Take a pending prediction, or one whose runner's lease ran out, and mark its
-        generation PROCESSING, in the caller's transaction; None if not ours (the caller then
-        rolls back).
+        generation PROCESSING; None if not ours.
 
-        One transaction (one commit to wait for, not one per statement). The generation row
-        is written first: that is the lock order of cancel, retry and recording (generation,
-        then its predictions), so a claim never deadlocks with them. The prediction's claim
-        is one conditional UPDATE whose condition the database re-checks under the row lock:
-        of two racing claimers only one gets a row back.
+        Meant for an autocommit session: each statement is its own transaction and holds
+        one row lock for its own duration only, so nothing here can deadlock with cancel,
+        retry or recording, which lock the generation and then its predictions. The claim is
+        one conditional UPDATE whose condition the database re-checks under the row lock: of
+        two racing claimers only one gets a row back.
         """
-        started = await self.session.execute(
-            _start_generation_statement(), {"s_prediction": prediction_id, "s_now": now}
-        )
         claimed = (
             await self.session.execute(
                 _claim_statement(),
@@ -417,11 +412,19 @@ class GenerationRepository:
         if claimed is None:
             return None
         generation_id, seed, deliveries = claimed
-        generation = await self.session.get(Generation, generation_id)
+        processing = (
+            (
+                await self.session.execute(
+                    _start_generation_statement(), {"s_id": generation_id, "s_now": now}
+                )
+            )
+            .scalars()
+            .first()
+        )
+        generation = processing or await self.session.get(Generation, generation_id)
         if generation is None:
             return None
-        became_processing = bool(started.rowcount)  # type: ignore[attr-defined]
-        return Claim(generation, seed, deliveries, became_processing=became_processing)
+        return Claim(generation, seed, deliveries, became_processing=processing is not None)
 
     async def renew_lease(
         self, prediction_id: uuid.UUID, token: str, lease_until: datetime, progress: float
