@@ -15,7 +15,8 @@ events. Completion is observed on the event bus (no polling). Figures printed pe
   * CPU time per generation of the API process (which runs the jobs too with the in-memory
     broker) and of the worker: a busy machine stretches wall times, much less CPU times;
   * a lone generation (one at a time, no queueing): client-side submit -> completed, minus
-    provider time, with how long the POST took and how long created -> claimed took.
+    provider time, with how long the POST took, how long created -> claimed took and the
+    in-slot overhead (medians).
 PostgreSQL at 127.0.0.1:5432 is used when reachable (SQLite otherwise, in-memory only);
 the Redis run needs 127.0.0.1:6379 and starts one `python -m app.worker` subprocess.
 """
@@ -197,6 +198,8 @@ async def run(
                     "total": (finished - started) * 1000 - p["provider_time_ms"],
                     "request": (answered - started) * 1000,
                     "dispatch": (seconds(p["started_at"]) - seconds(g["created_at"])) * 1000,
+                    "in_slot": (seen.predictions[p["id"]] - seconds(p["started_at"])) * 1000
+                    - p["provider_time_ms"],
                 }
             )
             await client.delete(f"/api/v1/generations/{gid}", headers=headers)
@@ -238,6 +241,7 @@ async def run(
         "lone_overhead_ms": statistics.median(x["total"] for x in lone),
         "lone_request_ms": statistics.median(x["request"] for x in lone),
         "lone_dispatch_ms": statistics.median(x["dispatch"] for x in lone),
+        "lone_in_slot_ms": statistics.median(x["in_slot"] for x in lone),
         # CPU per generation: robust to a busy machine, where wall times stretch.
         "cpu_api_ms": cpu_api * 1000 / len(done),
         "cpu_worker_ms": cpu_worker * 1000 / len(done),
@@ -334,7 +338,8 @@ def show(name: str, f: dict[str, float]) -> None:
         + "\n"
         f"{'':10s} lone generation: {f['lone_overhead_ms']:.1f} ms beyond the provider "
         f"(POST answered in {f['lone_request_ms']:.1f} ms, "
-        f"created -> claimed {f['lone_dispatch_ms']:.1f} ms)"
+        f"created -> claimed {f['lone_dispatch_ms']:.1f} ms, "
+        f"in slot {f['lone_in_slot_ms']:.1f} ms)"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -211,3 +212,29 @@ async def test_list_filters_and_order(client: httpx.AsyncClient, make_user: Any)
     assert r.json()["count"] == 0
     r = await client.get(URL, params={"limit": 1, "skip": 1}, headers=owner.headers)
     assert [g["id"] for g in r.json()["data"]] == [first["id"]]
+
+
+async def test_a_prediction_delivered_many_times_runs_once(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+) -> None:
+    model = await make_model(provider_config=scripted("ok", delay=0.1))
+    providers.SUBMITTED.clear()
+    r = await client.post(
+        URL,
+        json={**SMALL, "batch_size": 2, "generative_models_id": model["id"], "seed": 7},
+        headers=user.headers,
+    )
+    generation = r.json()
+    # The queue delivers at least once: the same messages again, several times, at once.
+    ids = [uuid.UUID(p["id"]) for p in generation["predictions"]]
+    runtime = app.state.generation_runtime
+    await asyncio.gather(*(runtime.execute(pid) for pid in ids * 3))
+    done = await wait_for(client, generation["id"], user.headers)
+    assert done["status"] == "COMPLETED"
+    assert [p["deliveries"] for p in done["predictions"]] == [1, 1]
+    assert sorted(providers.SUBMITTED) == [7, 8]
+    assert len(await _files(app, generation["id"])) == 2
