@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -112,10 +111,6 @@ def generate_api_key() -> tuple[str, str, str]:
 
 def api_key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def constant_time_equals(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def generate_password() -> str:
