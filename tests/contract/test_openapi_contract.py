@@ -9,6 +9,7 @@ import pytest
 from tests.contract.seed import SeedDocument, load
 
 GENERATION_MODELS = load("generation_models_seed.txt")
+PROMPTS = load("prompts_seed.txt")
 
 
 def _normalise(schema: Any) -> Any:
@@ -109,3 +110,24 @@ def test_generation_create_matches_prompts_contract() -> None:
         assert actual["properties"][field] == spec, field
     assert actual.get("required", []) == expected.get("required", [])
     assert (actual["title"], actual["description"]) == (expected["title"], expected["description"])
+
+
+@pytest.mark.parametrize("name", sorted(PROMPTS.schemas))
+def test_prompts_json_schema_matches_contract(components: dict[str, Any], name: str) -> None:
+    expected = _normalise(PROMPTS.schemas[name])
+    actual = _normalise(components[name])
+    for field, spec in expected.get("properties", {}).items():
+        assert actual["properties"][field] == spec, f"{name}.{field}"
+    assert actual == expected
+
+
+@pytest.mark.parametrize(("method", "path", "summary"), PROMPTS.operations)
+def test_prompts_operation_summaries(app: Any, method: str, path: str, summary: str) -> None:
+    assert app.openapi()["paths"][path][method.lower()]["summary"] == summary
+
+
+def test_prompt_responses_are_open_objects(app: Any) -> None:
+    paths = app.openapi()["paths"]
+    for path in ("/api/v1/prompts/create-for-generation", "/api/v1/prompts/create-editing-prompt"):
+        schema = paths[path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema.get("additionalProperties") is True and schema.get("type") == "object"
