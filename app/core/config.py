@@ -28,7 +28,7 @@ WEAK_SECRET_KEYS = frozenset(
 MIN_SECRET_KEY_LENGTH = 32
 
 
-def _parse_cors(value: Any) -> list[str] | Any:
+def _parse_list(value: Any) -> list[str] | Any:
     if isinstance(value, str) and not value.startswith("["):
         return [item.strip() for item in value.split(",") if item.strip()]
     if isinstance(value, str):
@@ -67,12 +67,12 @@ class Settings(BaseSettings):
     FIRST_SUPERUSER_PASSWORD: str | None = None
 
     BACKEND_CORS_ORIGINS: Annotated[
-        list[AnyHttpUrl] | str, NoDecode, BeforeValidator(_parse_cors)
+        list[AnyHttpUrl] | str, NoDecode, BeforeValidator(_parse_list)
     ] = []
 
     # Hosts, IPs or CIDRs that user-supplied URLs may reach although they are not public
     # (tests, an internal mirror). Everything else private/loopback/link-local is refused.
-    OUTBOUND_ALLOWED_HOSTS: Annotated[list[str], NoDecode, BeforeValidator(_parse_cors)] = []
+    OUTBOUND_ALLOWED_HOSTS: Annotated[list[str], NoDecode, BeforeValidator(_parse_list)] = []
     # Local image paths given by users must resolve inside this directory (default: DATA_DIR).
     DATA_FILES_DIR: Path | None = None
 
@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     # Per provider call; a primary that takes longer counts as failed and the fallback runs.
     PROVIDER_TIMEOUT_SECONDS: float = Field(default=600.0, gt=0)
     # Extra provider modules imported at start (each exposes `register(registry)`).
-    PROVIDER_PLUGINS: Annotated[list[str], NoDecode, BeforeValidator(_parse_cors)] = []
+    PROVIDER_PLUGINS: Annotated[list[str], NoDecode, BeforeValidator(_parse_list)] = []
 
     STORAGE_BACKEND: Literal["local", "s3"] = "local"
     # Empty means DATA_DIR/files.
@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     def all_cors_origins(self) -> list[str]:
         origins: Any = self.BACKEND_CORS_ORIGINS
         if isinstance(origins, str):
-            origins = _parse_cors(origins)
+            origins = _parse_list(origins)
         return [str(origin).rstrip("/") for origin in origins]
 
     @property

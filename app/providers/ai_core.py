@@ -26,6 +26,7 @@ from app.core.http import get_http_client
 from app.providers.base import ErrorCategory, InputImage, ProviderError, TextProvider
 from app.providers.configs import AiCoreProviderConfig
 from app.providers.gemini_text import GeminiTextProvider
+from app.providers.transport import data_uri
 
 DEFAULT_MAX_TOKENS = 1024
 _RETRYABLE_PARAMS = ("max_tokens", "temperature", "top_p", "seed")
@@ -58,10 +59,6 @@ def _error_message(body: Any) -> str:
         if error:
             return str(error)
     return "no error message"
-
-
-def _data_url(image: InputImage) -> str:
-    return f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode()}"
 
 
 class _HttpTextProvider(TextProvider):
@@ -135,7 +132,7 @@ class OpenAITextProvider(_HttpTextProvider):
         content: Any = prompt
         if images:
             content = [{"type": "text", "text": prompt}] + [
-                {"type": "image_url", "image_url": {"url": _data_url(image)}} for image in images
+                {"type": "image_url", "image_url": {"url": data_uri(image)}} for image in images
             ]
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": content})

@@ -4,11 +4,11 @@ with exponential backoff and jitter; everything else fails at once (fal-client's
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from app.core.backoff import jittered_backoff
 from app.providers.base import ErrorCategory, ProviderError
 
 if TYPE_CHECKING:
@@ -52,9 +52,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number `attempt` (0-based)."""
-        backoff = min(self.max_delay, self.base_delay * 2**attempt)
-        # Full jitter on the upper half keeps concurrent retries from marching in step.
-        wait = random.uniform(backoff / 2, backoff)  # noqa: S311 - not a secret
+        wait = jittered_backoff(attempt, self.base_delay, self.max_delay)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_delay))
         return wait

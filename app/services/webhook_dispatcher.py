@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 
+from app.core.backoff import jittered_backoff
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.url_guard import FetchError, UnsafeURLError, send_checked
@@ -32,13 +32,6 @@ logger = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 64 * 1024
 EXCERPT_CHARS = 1024
 EVENT_BATCH = 500
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential in the attempt number, capped, with equal jitter (half fixed, half random)
-    so that endpoints coming back up are not hit by every retry at once."""
-    delay = min(base * 2 ** max(attempt - 1, 0), cap)
-    return float(delay / 2 + random.uniform(0, delay / 2))  # noqa: S311 - jitter, not security
 
 
 def signed_headers(
@@ -225,8 +218,9 @@ class WebhookDispatcher:
 
     def _schedule_retry(self, delivery: WebhookDelivery, error: str, permanent: bool) -> None:
         now = datetime.now(UTC)
-        delay = backoff_delay(
-            delivery.attempt_count,
+        # attempt_count already counts the attempt that just failed.
+        delay = jittered_backoff(
+            max(delivery.attempt_count - 1, 0),
             self.settings.WEBHOOK_RETRY_BASE_SECONDS,
             self.settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS,
         )
