@@ -19,6 +19,7 @@ from app.core.config import Settings
 from app.core.config import settings as default_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
+from app.core.heap import freeze_startup_objects
 from app.core.http import close_http_client
 from app.core.openapi import install_openapi
 from app.core.rate_limit import RateLimiter
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.start()
         if settings.WEBHOOK_DISPATCHER_ENABLED:
             app.state.webhook_dispatcher.start(app.state.event_bus)
+        freeze_startup_objects()
         try:
             yield
         finally:

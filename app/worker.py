@@ -20,6 +20,7 @@ from app.core.bootstrap import migrate
 from app.core.config import Settings
 from app.core.config import settings as default_settings
 from app.core.db import Database
+from app.core.heap import freeze_startup_objects
 from app.core.http import close_http_client
 from app.events.factory import create_event_bus
 from app.pipeline.runtime import GenerationRuntime
@@ -50,6 +51,7 @@ async def run_worker(settings: Settings) -> None:
             propagate_exceptions=False,
         )
     )
+    freeze_startup_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

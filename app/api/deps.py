@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
@@ -26,12 +25,18 @@ oauth2_scheme = OAuth2PasswordBearer(
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="APIKeyHeader")
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def`
+# dependency in the thread pool, a thread hand-off per request for a dictionary lookup.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
 def get_database(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
+
+
+async def provide_database(request: Request) -> Database:
+    return get_database(request)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -51,17 +56,12 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """For hot public reads of plain rows: a pooled autocommit connection, no ORM session."""
-    async with get_database(request).read_engine.connect() as connection:
-        yield connection
-
-
 # scope="function": the session is closed before the response is sent, so a pool sized for
 # the concurrency is never held by requests that are only writing their response.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
+# For repositories that take their connection themselves (the hot public reads).
+DatabaseDep = Annotated[Database, Depends(provide_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
@@ -80,14 +80,14 @@ async def get_current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
-def get_current_user(principal: CurrentPrincipal) -> User:
+async def get_current_user(principal: CurrentPrincipal) -> User:
     return principal.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_current_active_superuser(principal: CurrentPrincipal) -> User:
+async def get_current_active_superuser(principal: CurrentPrincipal) -> User:
     if not principal.is_superuser:
         raise Forbidden("Not enough permissions")
     return principal.user

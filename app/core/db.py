@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -43,8 +45,26 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+async def _init_driver_connection(connection: asyncpg.Connection) -> None:
+    # Decode JSON columns as the SQLAlchemy dialect does, with orjson (see create_engine).
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def _keep_session_state(connection: asyncpg.Connection) -> None:
+    """Nothing to reset: the driver pool only runs single statements that change no session
+    state (asyncpg still rolls back a transaction left open). The default reset is a
+    `RESET ALL; UNLISTEN *; ...` round trip on every release."""
+
+
 class Database:
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
@@ -56,6 +76,35 @@ class Database:
         )
         # The same, for writes where each statement is a transaction of its own.
         self.autocommit_sessionmaker = self.read_sessionmaker
+        self._driver_pool: asyncpg.Pool | None = None
+        self._driver_pool_lock = asyncio.Lock()
+
+    async def driver_pool(self) -> asyncpg.Pool | None:
+        """On PostgreSQL, a plain asyncpg pool for the hottest single-statement reads.
+
+        Going through SQLAlchemy costs three greenlet round trips per checkout (connect,
+        raw connection, close) plus its pool bookkeeping: more than the query itself for a
+        public catalogue GET. None on SQLite, where callers use `read_engine`.
+        Only for statements that leave no session state behind (no SET, LISTEN, locks):
+        connections are not reset when they return to the pool.
+        """
+        if self.engine.dialect.driver != "asyncpg":
+            return None
+        if self._driver_pool is None:
+            async with self._driver_pool_lock:
+                if self._driver_pool is None:
+                    url = self.engine.url.set(drivername="postgresql")
+                    self._driver_pool = await asyncpg.create_pool(
+                        url.render_as_string(hide_password=False),
+                        min_size=1,
+                        max_size=self.settings.DB_READ_POOL_SIZE,
+                        init=_init_driver_connection,
+                        reset=_keep_session_state,
+                    )
+        return self._driver_pool
 
     async def dispose(self) -> None:
+        if self._driver_pool is not None:
+            await self._driver_pool.close()
+            self._driver_pool = None
         await self.engine.dispose()

@@ -4,11 +4,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import bindparam, func, over, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import Database
 from app.models.generation_model import GenerativeModel
 
 # The public columns, in contract order; reads return plain dicts so the hot GET paths skip
@@ -46,8 +46,8 @@ _GET_QUERY = select(*PUBLIC_COLUMNS).where(col(GenerativeModel.id) == bindparam(
 _COUNT_QUERY = select(func.count()).select_from(GenerativeModel)
 
 
-# On PostgreSQL the same statements go straight to asyncpg (prepared and cached per
-# connection by asyncpg itself): SQLAlchemy's per-execution compile-cache lookup, parameter
+# On PostgreSQL the same statements go straight to the asyncpg pool (prepared and cached
+# per connection by asyncpg itself): SQLAlchemy's per-execution compile-cache lookup, parameter
 # processing and result wrapping were most of the cost of these two hot public reads.
 _COLUMN_LIST = ", ".join(column.name for column in PUBLIC_COLUMNS)
 _TABLE = GenerativeModel.__table__.name  # type: ignore[attr-defined]
@@ -60,7 +60,7 @@ _PG_COUNT_SQL = f"SELECT count(*) FROM {_TABLE}"  # noqa: S608
 
 
 def _pg_row(record: Any) -> dict[str, Any]:
-    # JSONB arrives decoded (the dialect registers orjson as asyncpg's codec on connect);
+    # JSONB arrives decoded (the pool registers orjson as asyncpg's codec on connect);
     # asyncpg's UUID subclass would need a serialiser fallback, the SQLAlchemy path gives
     # uuid.UUID.
     row = dict(record)
@@ -69,47 +69,42 @@ def _pg_row(record: Any) -> dict[str, Any]:
 
 
 class PublicGenerationModelReader:
-    """The public GET paths: one statement each on a bare connection, rows as plain dicts."""
+    """The public GET paths: one statement each, rows as plain dicts."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
-    async def _asyncpg(self) -> Any | None:
-        if self.connection.dialect.driver != "asyncpg":
-            return None
-        raw = await self.connection.get_raw_connection()
-        return raw.driver_connection
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def get_row(self, model_id: uuid.UUID) -> dict[str, Any] | None:
-        driver = await self._asyncpg()
-        if driver is not None:
-            record = await driver.fetchrow(_PG_GET_SQL, model_id)
+        pool = await self.db.driver_pool()
+        if pool is not None:
+            record = await pool.fetchrow(_PG_GET_SQL, model_id)
             return _pg_row(record) if record is not None else None
-        result = await self.connection.execute(_GET_QUERY, {"id": model_id})
-        row = result.mappings().first()
+        async with self.db.read_engine.connect() as connection:
+            result = await connection.execute(_GET_QUERY, {"id": model_id})
+            row = result.mappings().first()
         return dict(row) if row is not None else None
 
     async def list_rows(self, *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        driver = await self._asyncpg()
-        if driver is not None:
-            records = await driver.fetch(_PG_LIST_SQL, skip, limit)
+        pool = await self.db.driver_pool()
+        if pool is not None:
+            records = await pool.fetch(_PG_LIST_SQL, skip, limit)
             if records:
                 total = records[0]["_total"]
                 rows = [_pg_row(record) for record in records]
                 for row in rows:
                     del row["_total"]
                 return rows, int(total)
-            return [], int(await driver.fetchval(_PG_COUNT_SQL))
+            return [], int(await pool.fetchval(_PG_COUNT_SQL))
         # The window count returns page and total in one round trip.
-        result = await self.connection.execute(_LIST_QUERY, {"skip": skip, "limit": limit})
-        rows = [dict(row) for row in result.mappings()]
-        if rows:
-            total = rows[0]["_total"]
-            for row in rows:
-                del row["_total"]
-            return rows, int(total)
-        count = (await self.connection.execute(_COUNT_QUERY)).scalar_one()
-        return [], int(count)
+        async with self.db.read_engine.connect() as connection:
+            result = await connection.execute(_LIST_QUERY, {"skip": skip, "limit": limit})
+            rows = [dict(row) for row in result.mappings()]
+            if not rows:
+                return [], int((await connection.execute(_COUNT_QUERY)).scalar_one())
+        total = rows[0]["_total"]
+        for row in rows:
+            del row["_total"]
+        return rows, int(total)
 
 
 class GenerationModelRepository:

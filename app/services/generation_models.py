@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import Database
 from app.core.errors import InvalidInput, NotFound
 from app.models.generation_model import (
     GenerativeModel,
@@ -115,17 +115,15 @@ async def delete_model(session: AsyncSession, model_id: uuid.UUID) -> None:
     forget_models()
 
 
-async def get_public(connection: AsyncConnection, model_id: uuid.UUID) -> dict[str, Any]:
-    row = await PublicGenerationModelReader(connection).get_row(model_id)
+async def get_public(db: Database, model_id: uuid.UUID) -> dict[str, Any]:
+    row = await PublicGenerationModelReader(db).get_row(model_id)
     if row is None:
         raise NotFound(NOT_FOUND)
     return row
 
 
-async def list_public(
-    connection: AsyncConnection, *, skip: int, limit: int
-) -> tuple[list[dict[str, Any]], int]:
-    return await PublicGenerationModelReader(connection).list_rows(skip=skip, limit=limit)
+async def list_public(db: Database, *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    return await PublicGenerationModelReader(db).list_rows(skip=skip, limit=limit)
 
 
 def public_dict(model: GenerativeModel) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.deps import CurrentSuperuser, ReadConnectionDep, SessionDep
+from app.api.deps import CurrentSuperuser, DatabaseDep, SessionDep
 from app.api.responses import OrjsonResponse
 from app.core.errors import InvalidInput
 from app.models.common import Message
@@ -23,9 +23,7 @@ MAX_LIMIT = 1000
 
 
 @router.get("/", response_model=GenerativeModelsListPublic, summary="Read Generation Models")
-async def read_generation_models(
-    connection: ReadConnectionDep, skip: int = 0, limit: int = 100
-) -> Any:
+async def read_generation_models(db: DatabaseDep, skip: int = 0, limit: int = 100) -> Any:
     """Retrieve generation models. Public endpoint."""
     # Bounds are checked here rather than in the signature: the contract shows plain integers.
     if skip < 0:
@@ -36,7 +34,7 @@ async def read_generation_models(
         raise InvalidInput.field(
             ["query", "limit"], f"Input should be between 1 and {MAX_LIMIT}", limit
         )
-    rows, count = await service.list_public(connection, skip=skip, limit=limit)
+    rows, count = await service.list_public(db, skip=skip, limit=limit)
     return OrjsonResponse({"data": rows, "count": count})
 
 
@@ -50,9 +48,9 @@ async def create_generation_model(
 
 
 @router.get("/{id}", response_model=GenerativeModelsPublic, summary="Read Generation Model")
-async def read_generation_model(connection: ReadConnectionDep, id: uuid.UUID) -> Any:
+async def read_generation_model(db: DatabaseDep, id: uuid.UUID) -> Any:
     """Get generation model by ID. Public endpoint."""
-    return OrjsonResponse(await service.get_public(connection, id))
+    return OrjsonResponse(await service.get_public(db, id))
 
 
 @router.put("/{id}", response_model=GenerativeModelsPublic, summary="Update Generation Model")

@@ -32,11 +32,11 @@ from app.services import generations as service
 router = APIRouter(prefix="/generations", tags=["generations"])
 
 
-def get_runtime(request: Request) -> GenerationRuntime:
+async def get_runtime(request: Request) -> GenerationRuntime:
     return request.app.state.generation_runtime  # type: ignore[no-any-return]
 
 
-def get_registry(request: Request) -> ProviderRegistry:
+async def get_registry(request: Request) -> ProviderRegistry:
     return request.app.state.provider_registry  # type: ignore[no-any-return]
 
 
