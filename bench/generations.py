@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -299,17 +300,22 @@ async def with_redis(database_url: str, args: argparse.Namespace) -> dict[str, f
         settings = Settings(_env_file=None, **env)  # type: ignore[call-arg,arg-type]
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            worker = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
-                [sys.executable, "-m", "app.worker"],
-                cwd=ROOT,
-                env={**os.environ, **env},
-                stderr=subprocess.PIPE,
-            )
+            # The worker logs to a file: an undrained pipe would block it once full.
+            log_path = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
+            with log_path.open("wb") as log:
+                worker = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
+                    [sys.executable, "-m", "app.worker"],
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                    stderr=log,
+                    stdout=log,
+                )
             try:
-                assert worker.stderr is not None
-                for line in iter(worker.stderr.readline, b""):
-                    if b"worker ready" in line:
-                        break
+                deadline = time.monotonic() + 60
+                while b"worker ready" not in log_path.read_bytes():
+                    if worker.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(f"worker did not start:\n{log_path.read_text()[-3000:]}")
+                    await asyncio.sleep(0.05)
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench", timeout=60
@@ -320,6 +326,7 @@ async def with_redis(database_url: str, args: argparse.Namespace) -> dict[str, f
             finally:
                 worker.terminate()
                 worker.wait(timeout=30)
+                shutil.rmtree(log_path.parent, ignore_errors=True)
                 import redis.asyncio as aioredis
 
                 redis = aioredis.Redis()
