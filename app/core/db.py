@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
-from sqlalchemy import event
+from sqlalchemy import ClauseElement, event
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,6 +46,48 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # stdlib and PostgreSQL only ever returns strict JSON (no NaN) that both accept alike.
         json_deserializer=orjson.loads,
     )
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A SQLAlchemy Core statement compiled once for asyncpg: `$n` SQL and argument order.
+
+    Arguments go to asyncpg as they are, without SQLAlchemy's bind processing: only for
+    statements over columns asyncpg encodes natively (strings, numbers, UUIDs, aware
+    datetimes, and JSON through the driver pool's codec).
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    # Values the statement carries itself (`status == 'PENDING'`, `progress = 0.0`); every
+    # other name, including columns SQLAlchemy would fill from `onupdate`, must be given.
+    literals: dict[str, Any]
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        try:
+            return [params[n] if n in params else self.literals[n] for n in self.names]
+        except KeyError as exc:
+            raise KeyError(f"statement parameter {exc.args[0]!r} not given") from None
+
+
+_ASYNCPG_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+
+@lru_cache(maxsize=128)
+def driver_statement(statement: ClauseElement) -> DriverStatement:
+    """`statement` compiled for the driver pool; statements are cached by identity, so pass
+    ones built once (module constants or cached factories). No expanding `IN` lists."""
+    compiled: Any = statement.compile(dialect=_ASYNCPG_DIALECT)
+    if "POSTCOMPILE" in compiled.string:
+        raise ValueError("expanding IN parameters cannot be compiled ahead for the driver")
+    names = tuple(compiled.positiontup or ())
+    filled_later = {column.key for column in compiled.update_prefetch + compiled.insert_prefetch}
+    literals = {
+        name: compiled.binds[name].value
+        for name in names
+        if not compiled.binds[name].required and name not in filled_later
+    }
+    return DriverStatement(compiled.string, names, literals)
 
 
 async def _init_driver_connection(connection: asyncpg.Connection) -> None:

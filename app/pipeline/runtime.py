@@ -40,7 +40,12 @@ from app.pipeline.events import GenerationEvents
 from app.pipeline.manifest import failure_manifest, success_manifest
 from app.pipeline.steps import Progress, StepFailed, StepsOutcome, prepare_inputs, run_plan
 from app.providers.registry import ProviderRegistry
-from app.repositories.generations import GenerationRepository, GenerationState
+from app.repositories.generations import (
+    Claim,
+    DriverExecutionRepository,
+    GenerationRepository,
+    GenerationState,
+)
 from app.storage.base import Storage
 
 logger = logging.getLogger(__name__)
@@ -242,11 +247,7 @@ class GenerationRuntime:
         now = utcnow()
         token = uuid.uuid4().hex
         lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
-        # Autocommit: the claim's statements are their own transactions (see `claim`).
-        async with self.db.autocommit_sessionmaker() as session:
-            claim = await GenerationRepository(session).claim(
-                prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
-            )
+        claim = await self._claim(prediction_id, token, now, now + lease)
         if claim is None:
             return
         generation = claim.generation
@@ -255,9 +256,15 @@ class GenerationRuntime:
             # Taken over from a worker that died holding it: whatever it stored is garbage.
             # (No attempt of a claimable prediction has a recorded result.)
             await self.storage.delete_prefix(attempt_prefix(generation_id, prediction_id, ""))
-        if claim.became_processing:
-            await self.events.status(generation, GenerationStatus.PROCESSING)
+        # Announced while the work starts rather than before: the provider call need not
+        # wait for the event bus. Every later event of this prediction waits for it.
+        announced = asyncio.ensure_future(
+            self.events.status(generation, GenerationStatus.PROCESSING)
+            if claim.became_processing
+            else asyncio.sleep(0)
+        )
         if claim.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
+            await announced
             await self._finish_error(
                 generation,
                 prediction_id,
@@ -271,6 +278,7 @@ class GenerationRuntime:
             return
 
         async def on_progress(fraction: float, message: str | None) -> None:
+            await announced
             previous = self._progress.get(prediction_id, 0.0)
             self._progress[prediction_id] = fraction
             if fraction - previous >= 0.05 or fraction >= 1.0:
@@ -290,7 +298,11 @@ class GenerationRuntime:
         heartbeat = asyncio.create_task(self._heartbeat(prediction_id, token, work))
         try:
             try:
-                outcome = await work
+                try:
+                    outcome = await work
+                finally:
+                    # Whatever the outcome, it is published after PROCESSING.
+                    await announced
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
@@ -329,6 +341,20 @@ class GenerationRuntime:
             heartbeat.cancel()
             self._work.pop(prediction_id, None)
             self._progress.pop(prediction_id, None)
+
+    async def _claim(
+        self, prediction_id: uuid.UUID, token: str, now: datetime, lease_until: datetime
+    ) -> Claim | None:
+        pool = await self.db.driver_pool()
+        if pool is not None:
+            return await DriverExecutionRepository(pool).claim(
+                prediction_id, token=token, owner=self.worker_id, now=now, lease_until=lease_until
+            )
+        # Autocommit: the claim's statements are their own transactions (see `claim`).
+        async with self.db.autocommit_sessionmaker() as session:
+            return await GenerationRepository(session).claim(
+                prediction_id, token=token, owner=self.worker_id, now=now, lease_until=lease_until
+            )
 
     async def _heartbeat(
         self, prediction_id: uuid.UUID, token: str, work: asyncio.Task[StepsOutcome]
@@ -433,32 +459,31 @@ class GenerationRuntime:
         event_type: EventType,
     ) -> bool:
         now = utcnow()
-        async with self.db.sessionmaker() as session:
-            repo = GenerationRepository(session)
-            # Lock the generation first (same order as cancel/retry): concurrent finishers of
-            # one generation settle it one after another, so exactly one sees it finish.
-            final: GenerationStatus | None
-            if generation.batch_size == 1:
-                # Its only prediction's outcome is the generation's: writing the final state
-                # takes the lock, and a failed compare-and-set below rolls both back.
-                final = (
-                    GenerationStatus.COMPLETED
-                    if values["status"] == PredictionStatus.COMPLETED
-                    else GenerationStatus.FAILED
-                )
-                error = (values.get("error_message"), values.get("error_category"))
-                if not await repo.finish_generation(
-                    generation.id, **final_values(final, now, generation.started_at, error)
-                ) or not await repo.finish_prediction(prediction_id, token, values):
-                    await session.rollback()
-                    return False
-            else:
+        final: GenerationStatus | None
+        if generation.batch_size == 1:
+            # Its only prediction's outcome is the generation's: writing the final state takes
+            # the generation's lock first (same order as cancel/retry), and a failed
+            # compare-and-set on the prediction rolls both back.
+            final = (
+                GenerationStatus.COMPLETED
+                if values["status"] == PredictionStatus.COMPLETED
+                else GenerationStatus.FAILED
+            )
+            error = (values.get("error_message"), values.get("error_category"))
+            finished = final_values(final, now, generation.started_at, error)
+            if not await self._finish_single(generation.id, finished, prediction_id, token, values):
+                return False
+        else:
+            async with self.db.sessionmaker() as session:
+                repo = GenerationRepository(session)
+                # Lock the generation first: concurrent finishers of one generation settle it
+                # one after another, so exactly one sees it finish.
                 state = await repo.lock_generation_state(generation.id, now)
                 if state is None or not await repo.finish_prediction(prediction_id, token, values):
                     await session.rollback()
                     return False
                 final = await settle_generation(repo, generation.id, now, state)
-            await session.commit()
+                await session.commit()
         await self.events.prediction_finished(
             generation,
             event_type,
@@ -470,4 +495,27 @@ class GenerationRuntime:
             },
             final,
         )
+        return True
+
+    async def _finish_single(
+        self,
+        generation_id: uuid.UUID,
+        generation_values: dict[str, Any],
+        prediction_id: uuid.UUID,
+        token: str,
+        prediction_values: dict[str, Any],
+    ) -> bool:
+        pool = await self.db.driver_pool()
+        if pool is not None:
+            return await DriverExecutionRepository(pool).finish_single(
+                generation_id, generation_values, prediction_id, token, prediction_values
+            )
+        async with self.db.sessionmaker() as session:
+            repo = GenerationRepository(session)
+            if not await repo.finish_generation(
+                generation_id, **generation_values
+            ) or not await repo.finish_prediction(prediction_id, token, prediction_values):
+                await session.rollback()
+                return False
+            await session.commit()
         return True

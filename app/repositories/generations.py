@@ -18,6 +18,7 @@ from sqlalchemy import (
     BindParameter,
     Column,
     ColumnElement,
+    Select,
     Table,
     Update,
     and_,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import driver_statement
 from app.models.generation import (
     TERMINAL_GENERATION_STATUSES,
     Generation,
@@ -144,6 +146,24 @@ def _start_generation_statement() -> Any:
     )
 
 
+@cache
+def _start_generation_core_statement() -> Update:
+    # The same UPDATE as `_start_generation_statement`, returning plain columns: the
+    # driver path builds the Generation itself.
+    orm = _start_generation_statement()
+    return (
+        update(GENERATION)
+        .where(*orm._where_criteria)
+        .values(dict(orm._values))
+        .returning(*GENERATION.c)
+    )
+
+
+@cache
+def _generation_row_statement() -> Select[Any]:
+    return select(*GENERATION.c).where(GENERATION.c.id == _param("g_id", GENERATION.c.id))
+
+
 @lru_cache(maxsize=32)
 def _finish_prediction_statement(keys: tuple[str, ...]) -> Update:
     p = PREDICTION.c
@@ -168,7 +188,8 @@ def _finish_generation_statement(keys: tuple[str, ...]) -> Update:
         update(GENERATION)
         .where(
             g.id == _param("f_id", g.id),
-            g.status.not_in(sorted(TERMINAL_GENERATION_STATUSES)),
+            # Not NOT IN: a fixed condition compiles ahead for the driver path.
+            *(g.status != status for status in sorted(TERMINAL_GENERATION_STATUSES)),
         )
         .values({key: _param(f"v_{key}", g[key]) for key in keys})
     )
@@ -534,3 +555,102 @@ class GenerationRepository:
             .limit(limit)
         )
         return [row[0] for row in result.all()]
+
+
+def _rowcount(status: str) -> int:
+    # asyncpg reports "UPDATE <n>" for a statement without RETURNING.
+    return int(status.rsplit(" ", 1)[-1])
+
+
+class DriverExecutionRepository:
+    """The two statements every prediction runs (claim, record), on PostgreSQL's driver pool.
+
+    Same statements and semantics as `GenerationRepository.claim` and a single-prediction
+    `finish_generation` + `finish_prediction`, compiled once for asyncpg: through the ORM
+    session they cost ~1 ms of CPU per prediction each, here ~0.3 ms.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def claim(
+        self,
+        prediction_id: uuid.UUID,
+        *,
+        token: str,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> Claim | None:
+        """See `GenerationRepository.claim`; both statements autocommit here too."""
+        claim = driver_statement(_claim_statement())
+        start = driver_statement(_start_generation_core_statement())
+        async with self.pool.acquire() as conn:
+            claimed = await conn.fetchrow(
+                claim.sql,
+                *claim.args(
+                    {
+                        "c_id": prediction_id,
+                        "c_now": now,
+                        "c_token": token,
+                        "c_owner": owner,
+                        "c_until": lease_until,
+                    }
+                ),
+            )
+            if claimed is None:
+                return None
+            generation_id, seed, deliveries = claimed
+            row = await conn.fetchrow(start.sql, *start.args({"s_id": generation_id, "s_now": now}))
+            became_processing = row is not None
+            if row is None:
+                current = driver_statement(_generation_row_statement())
+                row = await conn.fetchrow(current.sql, *current.args({"g_id": generation_id}))
+        if row is None:
+            return None
+        generation = Generation.model_validate(dict(row))
+        return Claim(generation, seed, deliveries, became_processing=became_processing)
+
+    async def finish_single(
+        self,
+        generation_id: uuid.UUID,
+        generation_values: dict[str, Any],
+        prediction_id: uuid.UUID,
+        token: str,
+        prediction_values: dict[str, Any],
+    ) -> bool:
+        """A one-prediction generation's final state and its prediction's outcome, both or
+        neither (the generation's row lock first, as everywhere)."""
+        finish_generation = driver_statement(
+            _finish_generation_statement(tuple(sorted(generation_values)))
+        )
+        finish_prediction = driver_statement(
+            _finish_prediction_statement(tuple(sorted(prediction_values)))
+        )
+        generation_params = {f"v_{k}": v for k, v in generation_values.items()}
+        prediction_params = {f"v_{k}": v for k, v in prediction_values.items()}
+        async with self.pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                done = _rowcount(
+                    await conn.execute(
+                        finish_generation.sql,
+                        *finish_generation.args({"f_id": generation_id, **generation_params}),
+                    )
+                ) and _rowcount(
+                    await conn.execute(
+                        finish_prediction.sql,
+                        *finish_prediction.args(
+                            {"f_id": prediction_id, "f_token": token, **prediction_params}
+                        ),
+                    )
+                )
+            except BaseException:
+                await transaction.rollback()
+                raise
+            if done:
+                await transaction.commit()
+            else:
+                await transaction.rollback()
+        return bool(done)

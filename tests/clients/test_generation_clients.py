@@ -57,6 +57,12 @@ async def test_sse_streams_progress_and_final_state_then_resumes(
     types = [e["event"] for e in events]
     assert types[0] == "generation.snapshot"
     assert events[0]["data"]["id"] == gid
+    # PROCESSING is announced while the first prediction starts, yet always before any
+    # prediction's own event.
+    statuses = [e["data"]["status"] for e in events if e["event"] == "generation.status"]
+    assert statuses == ["PENDING", "PROCESSING"]
+    processing = next(i for i, e in enumerate(events) if e["data"].get("status") == "PROCESSING")
+    assert all(not t.startswith("prediction.") for t in types[:processing])
     assert types[-1] == "generation.completed"
     assert "prediction.completed" in types
     assert types.count("prediction.completed") == 2
