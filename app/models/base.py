@@ -26,6 +26,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def empty_list() -> list[Any]:
+    """`default_factory` for list columns of table models. SQLModel constructs table rows
+    through pydantic's `get_default`, which inspects the factory's signature on every call:
+    for the builtin `list` that parses its text signature (~90 us per field and row); for a
+    plain function it is ~10x cheaper."""
+    return []
+
+
 class TZDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes everywhere; SQLite stores them naive, so we re-attach UTC."""
 

@@ -11,7 +11,7 @@ from pydantic import field_validator
 from sqlalchemy import BigInteger, String, Text
 from sqlmodel import Column, Field, SQLModel
 
-from app.models.base import TZDateTime, created_at_field, updated_at_field, uuid_pk
+from app.models.base import TZDateTime, created_at_field, empty_list, updated_at_field, uuid_pk
 from app.models.generation_model import JSONType
 from app.providers.enums import GenerationTool
 
@@ -204,7 +204,7 @@ class Generation(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSONType, nullable=False)
     )
     inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
-    plan: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    plan: list[Any] = Field(default_factory=empty_list, sa_column=Column(JSONType, nullable=False))
     # Free-form per-generation options (callbacks, agentic settings, …) owned by other features.
     config: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 
@@ -244,7 +244,9 @@ class Prediction(SQLModel, table=True):
     provider: str | None = Field(default=None, max_length=64)
     fallback_used: bool = False
     fallback_reason: str | None = Field(default=None, sa_type=Text)
-    attempts: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    attempts: list[Any] = Field(
+        default_factory=empty_list, sa_column=Column(JSONType, nullable=False)
+    )
     error_message: str | None = Field(default=None, sa_type=Text)
     error_category: str | None = Field(default=None, max_length=32)
     retry_count: int = 0

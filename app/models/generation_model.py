@@ -15,7 +15,7 @@ from sqlalchemy import JSON, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
 
-from app.models.base import created_at_field, updated_at_field, uuid_pk
+from app.models.base import created_at_field, empty_list, updated_at_field, uuid_pk
 from app.models.common import Message  # noqa: F401 - re-exported for the routes
 from app.providers.configs import (
     AiCoreProviderConfig,
@@ -75,7 +75,9 @@ class GenerativeModel(SQLModel, table=True):
     fallback_provider_capabilities: list[str] | None = Field(
         default=None, sa_column=Column(JSONType)
     )
-    tool_types: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    tool_types: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSONType, nullable=False)
+    )
     recommended: bool = False
     beta: bool = False
     max_output_width: int | None = None

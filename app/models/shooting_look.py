@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, updated_at_field, uuid_pk
+from app.models.base import created_at_field, empty_list, updated_at_field, uuid_pk
 from app.models.catalogue_base import OutputFormat, organization_id_field, owner_id_field
 from app.models.generation_model import JSONType
 
@@ -58,7 +58,7 @@ class ShootingLook(ShootingLookBase, table=True):
     id: uuid.UUID = uuid_pk()
     # Stored as a JSON list of UUID strings: the look's outfit, in order.
     extra_product_ids: list[str] = Field(
-        default_factory=list, sa_column=Column(JSONType, nullable=False)
+        default_factory=empty_list, sa_column=Column(JSONType, nullable=False)
     )
     owner_id: uuid.UUID = owner_id_field()
     organization_id: uuid.UUID | None = organization_id_field()

@@ -12,7 +12,7 @@ from sqlalchemy import String
 from sqlmodel import Column, Field, SQLModel
 
 from app.events.bus import EventType
-from app.models.base import TZDateTime, created_at_field, updated_at_field, uuid_pk
+from app.models.base import TZDateTime, created_at_field, empty_list, updated_at_field, uuid_pk
 from app.models.generation_model import JSONType
 
 # Sent to a new endpoint on request (POST /webhooks/{id}/ping), whatever its event filter.
@@ -61,7 +61,9 @@ class WebhookEndpoint(WebhookEndpointBase, table=True):
     __tablename__ = "webhook_endpoint"
 
     id: uuid.UUID = uuid_pk()
-    event_types: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    event_types: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSONType, nullable=False)
+    )
     # Needed in clear to sign; shown to the client once, at creation, never logged.
     secret: str = Field(max_length=128)
     owner_id: uuid.UUID = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
