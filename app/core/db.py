@@ -102,8 +102,8 @@ async def _init_driver_connection(connection: asyncpg.Connection) -> None:
 
 
 async def _keep_session_state(connection: asyncpg.Connection) -> None:
-    """Nothing to reset: the driver pool only runs single statements that change no session
-    state (asyncpg still rolls back a transaction left open). The default reset is a
+    """Nothing to reset: the driver pool only runs statements that change no session state
+    (asyncpg still rolls back a transaction left open). The default reset is a
     `RESET ALL; UNLISTEN *; ...` round trip on every release."""
 
 
@@ -125,13 +125,15 @@ class Database:
         self._driver_pool_lock = asyncio.Lock()
 
     async def driver_pool(self) -> asyncpg.Pool | None:
-        """On PostgreSQL, a plain asyncpg pool for the hottest single-statement reads.
+        """On PostgreSQL, a plain asyncpg pool for the hottest statements: the public
+        catalogue reads and a prediction's claim and record. None on SQLite, where callers
+        use the SQLAlchemy engine.
 
-        Going through SQLAlchemy costs three greenlet round trips per checkout (connect,
-        raw connection, close) plus its pool bookkeeping: more than the query itself for a
-        public catalogue GET. None on SQLite, where callers use `read_engine`.
-        Only for statements that leave no session state behind (no SET, LISTEN, locks):
-        connections are not reset when they return to the pool.
+        Through SQLAlchemy each checkout costs greenlet round trips and pool bookkeeping, and
+        each execution its compile-cache lookup and result wrapping: more CPU than PostgreSQL
+        spends on these statements. Only for work that leaves no session state behind (no
+        SET, LISTEN or session locks; transactions closed): connections are not reset when
+        they return to the pool.
         """
         if self.engine.dialect.driver != "asyncpg":
             return None
