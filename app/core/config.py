@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     DATABASE_URL: str = ""
     DB_POOL_SIZE: int = 20
     DB_MAX_OVERFLOW: int = 20
-    DB_READ_POOL_SIZE: int = 10
+    DB_DRIVER_POOL_SIZE: int = 10
     DB_ECHO: bool = False
     REDIS_URL: str | None = None
 

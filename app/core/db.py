@@ -144,7 +144,7 @@ class Database:
                     self._driver_pool = await asyncpg.create_pool(
                         url.render_as_string(hide_password=False),
                         min_size=1,
-                        max_size=self.settings.DB_READ_POOL_SIZE,
+                        max_size=self.settings.DB_DRIVER_POOL_SIZE,
                         init=_init_driver_connection,
                         reset=_keep_session_state,
                     )
