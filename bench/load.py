@@ -1,7 +1,9 @@
 """Load generator, run as its own process: `python -m bench.load --base URL --paths-file F`.
 
-Keeps `--concurrency` keep-alive connections busy for `--warmup` seconds (not recorded), then
-for `--duration` seconds, cycling through the paths; prints one JSON object with requests/s,
+The file is a JSON list of requests: a path (a GET), or an object with `path` and optional
+`method`, `headers` and a JSON `body`. Keeps `--concurrency` keep-alive connections busy for
+`--warmup` seconds (not recorded), then for `--duration` seconds, cycling through the
+requests; prints one JSON object with requests/s,
 p50, p99, errors, its own CPU share and (with `--server-pid`, on Linux) the server's CPU time
 per request. Engines, none needing root:
 - `raw` (default): asyncio + httptools, a few microseconds per request. On a 2-core machine the
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from functools import partial
 from itertools import cycle
 from pathlib import Path
@@ -70,6 +73,32 @@ def summary(
     }
 
 
+@dataclass(frozen=True)
+class Request:
+    path: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    @classmethod
+    def of(cls, spec: str | dict[str, Any]) -> Request:
+        if isinstance(spec, str):
+            return cls(spec)
+        headers = dict(spec.get("headers") or {})
+        body = b""
+        if "body" in spec:
+            body = json.dumps(spec["body"]).encode()
+            headers.setdefault("Content-Type", "application/json")
+        return cls(spec["path"], spec.get("method", "GET"), tuple(headers.items()), body)
+
+    def raw(self, netloc: str) -> bytes:
+        lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {netloc}", "User-Agent: bench"]
+        lines += [f"{name}: {value}" for name, value in self.headers]
+        if self.body or self.method != "GET":
+            lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -79,7 +108,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 async def _httpx_run(
     base: str,
-    paths: list[str],
+    requests: list[Request],
     concurrency: int,
     warmup: float,
     duration: float,
@@ -100,14 +129,21 @@ async def _httpx_run(
     async def worker(client: httpx.AsyncClient, offset: int) -> None:
         nonlocal errors
         # Each worker starts at a different path so concurrent requests hit different rows.
-        todo = cycle(paths[offset % len(paths) :] + paths[: offset % len(paths)])
+        start = offset % len(requests)
+        todo = cycle(requests[start:] + requests[:start])
         async with client:
             while True:
                 sent = time.perf_counter()
                 if sent >= stop_at:
                     return
                 try:
-                    response = await client.get(next(todo))
+                    request = next(todo)
+                    response = await client.request(
+                        request.method,
+                        request.path,
+                        headers=dict(request.headers),
+                        content=request.body or None,
+                    )
                     ok = response.status_code == 200
                 except httpx.HTTPError:
                     ok = False
@@ -182,7 +218,7 @@ class _RawConnection(asyncio.Protocol):
 
 async def _raw_run(
     base: str,
-    paths: list[str],
+    requests: list[Request],
     concurrency: int,
     warmup: float,
     duration: float,
@@ -190,10 +226,7 @@ async def _raw_run(
 ) -> dict[str, Any]:
     url = urlsplit(base)
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    requests = [
-        f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nUser-Agent: bench\r\n\r\n".encode()
-        for path in paths
-    ]
+    raw = [request.raw(url.netloc) for request in requests]
     latencies: list[float] = []
     errors = 0
     record_from = time.perf_counter() + warmup
@@ -213,7 +246,7 @@ async def _raw_run(
     connections: list[_RawConnection] = []
     for i in range(concurrency):
         _, protocol = await loop.create_connection(
-            partial(_RawConnection, requests, i, on_response), host, port
+            partial(_RawConnection, raw, i, on_response), host, port
         )
         connections.append(protocol)
     await asyncio.sleep(warmup)
@@ -238,13 +271,14 @@ def _run(coro: Any) -> dict[str, Any]:
     return dict(uvloop.run(coro))
 
 
-# wrk drives the paths round-robin from Lua and prints its own percentiles as JSON at the end.
+# wrk drives the requests round-robin from Lua and prints its own percentiles as JSON at the end.
 _WRK_SCRIPT = """
-local paths = {%s}
+local requests = {%s}
 local counter = 0
 request = function()
   counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1])
+  local r = requests[(counter %% #requests) + 1]
+  return wrk.format(r.method, r.path, r.headers, r.body)
 end
 done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
@@ -255,9 +289,18 @@ end
 """
 
 
+def _lua(request: Request) -> str:
+    headers = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in request.headers)
+    body = json.dumps(request.body.decode()) if request.body else "nil"
+    return (
+        f"{{method = {json.dumps(request.method)}, path = {json.dumps(request.path)}, "
+        f"headers = {{{headers}}}, body = {body}}}"
+    )
+
+
 def run_wrk(
     base: str,
-    paths: list[str],
+    requests: list[Request],
     concurrency: int,
     warmup: float,
     duration: float,
@@ -267,7 +310,7 @@ def run_wrk(
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (apt-get install wrk), use --engine httpx")
-    script = _WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths)
+    script = _WRK_SCRIPT % ", ".join(_lua(r) for r in requests)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
@@ -315,7 +358,9 @@ def run_wrk(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", required=True, help="http://host:port")
-    parser.add_argument("--paths-file", required=True, type=Path, help="JSON list of paths")
+    parser.add_argument(
+        "--paths-file", required=True, type=Path, help="JSON list of paths or request objects"
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--duration", type=float, default=10.0)
@@ -323,8 +368,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--server-pid", type=int, help="report this process's CPU per request")
     args = parser.parse_args(argv)
-    paths: list[str] = json.loads(args.paths_file.read_text())
-    common = (args.base, paths, args.concurrency, args.warmup, args.duration, args.server_pid)
+    requests = [Request.of(spec) for spec in json.loads(args.paths_file.read_text())]
+    common = (args.base, requests, args.concurrency, args.warmup, args.duration, args.server_pid)
     if args.engine == "wrk":
         result = run_wrk(*common, threads=args.wrk_threads)
     elif args.engine == "raw":
