@@ -44,7 +44,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with get_database(request).sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            # Nothing began (the request read through the driver pool, or not at all): a
+            # commit would only be a greenlet round trip. Adding an object begins a transaction.
+            if session.in_transaction():
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise
@@ -68,29 +71,36 @@ ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
 
 
 async def get_current_principal(
-    session: SessionDep, settings: SettingsDep, token: TokenDep, api_key: ApiKeyDep
+    session: SessionDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    token: TokenDep,
+    api_key: ApiKeyDep,
 ) -> Principal:
     if api_key:
         return await auth.principal_from_api_key(session, api_key)
     if token:
-        return await auth.principal_from_token(session, settings, token)
+        # The user row is read on every request, on PostgreSQL straight from the driver pool.
+        pool = await db.driver_pool()
+        return await auth.principal_from_token(session, settings, token, pool=pool)
     raise Unauthorized("Not authenticated")
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
-async def get_current_user(principal: CurrentPrincipal) -> User:
-    return principal.user
+async def get_current_user(session: SessionDep, principal: CurrentPrincipal) -> User:
+    # Routes taking the user may change it (`/users/me`): it must belong to their session.
+    return auth.attach_user(session, principal)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_current_active_superuser(principal: CurrentPrincipal) -> User:
+async def get_current_active_superuser(session: SessionDep, principal: CurrentPrincipal) -> User:
     if not principal.is_superuser:
         raise Forbidden("Not enough permissions")
-    return principal.user
+    return auth.attach_user(session, principal)
 
 
 CurrentSuperuser = Annotated[User, Depends(get_current_active_superuser)]

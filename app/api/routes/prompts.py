@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import (
     CurrentPrincipal,
     CurrentUser,
+    DatabaseDep,
     OrganizationIdQuery,
     OwnerScopeDep,
     SessionDep,
@@ -112,6 +113,7 @@ CREATE_FOR_GENERATION_EXAMPLE = {
 )
 async def create_prompt_for_generation(
     session: SessionDep,
+    db: DatabaseDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
     generation_data: GenerationCreate,
@@ -129,7 +131,12 @@ async def create_prompt_for_generation(
         session, principal, organization_id, generation_data.organization_id
     )
     built = await service.create_for_generation(
-        session, scope, generation_data, settings=settings, release_connection=True
+        session,
+        scope,
+        generation_data,
+        settings=settings,
+        release_connection=True,
+        pool=await db.driver_pool(),
     )
     first = next(iter(built.values()))
     # Plain JSON types only: orjson skips FastAPI's generic (and slow) encoder.
@@ -144,13 +151,15 @@ async def create_prompt_for_generation(
 
 @router.post("/compose", summary="Compose Prompt")
 async def compose_prompt(
-    session: SessionDep, scope: OwnerScopeDep, request: PromptContextRequest
+    session: SessionDep, db: DatabaseDep, scope: OwnerScopeDep, request: PromptContextRequest
 ) -> ComposedPromptResponse:
     """Compose a prompt by running the base system prompt through the builder pipeline.
 
     Accepts optional entity IDs (shot_type_id, pose_id, etc.) in the request body. Each ID is
     resolved to its model and passed to the ordered builder chain."""
-    built = await service.compose(session, scope, request)
+    # Read-only: on PostgreSQL the entities come from the driver pool, so the session only
+    # ever serves the (cached) system prompts.
+    built = await service.compose(session, scope, request, pool=await db.driver_pool())
     return ComposedPromptResponse(prompt=built.prompt)
 
 
