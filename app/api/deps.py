@@ -70,19 +70,19 @@ TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
 
 
+# FastAPI walks a dependency's whole sub-tree again wherever it is used, cached or not, and
+# the principal is used two or three times per request (rate limit, owner scope, route): the
+# database and settings are read off the app here rather than declared as dependencies.
 async def get_current_principal(
-    session: SessionDep,
-    db: DatabaseDep,
-    settings: SettingsDep,
-    token: TokenDep,
-    api_key: ApiKeyDep,
+    request: Request, session: SessionDep, token: TokenDep, api_key: ApiKeyDep
 ) -> Principal:
     if api_key:
         return await auth.principal_from_api_key(session, api_key)
     if token:
+        state = request.app.state
         # The user row is read on every request, on PostgreSQL straight from the driver pool.
-        pool = await db.driver_pool()
-        return await auth.principal_from_token(session, settings, token, pool=pool)
+        pool = await state.db.driver_pool()
+        return await auth.principal_from_token(session, state.settings, token, pool=pool)
     raise Unauthorized("Not authenticated")
 
 
