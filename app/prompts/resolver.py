@@ -90,24 +90,42 @@ class ResolvedEntities:
 
 class EntitySource:
     """Where the rows come from: the caller's session, or, for a read-only request on
-    PostgreSQL, the driver pool (no transaction, no ORM session work; detached rows)."""
+    PostgreSQL, the driver pool (no transaction, no ORM session work; detached rows).
+
+    From the pool, one connection serves all of a request's queries (taken at the first,
+    handed back by `release`): a pool round trip per query cost as much as a small query."""
 
     def __init__(self, session: AsyncSession, pool: asyncpg.Pool | None = None) -> None:
         self.session = session
         self.pool = pool
+        self._connection: asyncpg.Connection | None = None
+
+    async def _pooled(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        if self._connection is None:
+            self._connection = await pool.acquire()
+        return self._connection
+
+    async def release(self) -> None:
+        if self.pool is not None and self._connection is not None:
+            connection, self._connection = self._connection, None
+            await self.pool.release(connection)
 
     async def find(
         self, scope: OwnerScope, model: type[T], ids: list[uuid.UUID], slugs: list[str]
     ) -> list[T]:
         if self.pool is not None:
-            return await find_visible_pooled(self.pool, model, scope, ids=ids, slugs=slugs)
+            return await find_visible_pooled(
+                await self._pooled(self.pool), model, scope, ids=ids, slugs=slugs
+            )
         return await CatalogueRepository(self.session, model).find_visible(
             scope, ids=ids, slugs=slugs
         )
 
     async def look(self, scope: OwnerScope, look_id: uuid.UUID) -> LookWithEntities | None:
         if self.pool is not None:
-            return await get_look_with_entities_pooled(self.pool, scope, look_id)
+            return await get_look_with_entities_pooled(
+                await self._pooled(self.pool), scope, look_id
+            )
         return await get_look_with_entities(self.session, scope, look_id)
 
 
@@ -156,6 +174,13 @@ async def resolve_entities(
 ) -> ResolvedEntities:
     """`pool`: read through the driver pool instead of `session` (see `EntitySource`)."""
     source = EntitySource(session, pool)
+    try:
+        return await _resolve(source, scope, refs)
+    finally:
+        await source.release()
+
+
+async def _resolve(source: EntitySource, scope: OwnerScope, refs: EntityRefs) -> ResolvedEntities:
     out = ResolvedEntities()
     # The look comes with its own subject, main product and style (one joined query).
     look_subject = look_product = look_style = None

@@ -97,7 +97,7 @@ def _pg_find_sql(model: type[Any], shape: ScopeShape) -> str:
 
 
 async def find_visible_pooled(
-    pool: asyncpg.Pool,
+    connection: asyncpg.Connection | asyncpg.Pool,
     model: type[T],
     scope: OwnerScope,
     *,
@@ -113,7 +113,7 @@ async def find_visible_pooled(
     args.append(id_list)
     if "slug" in model.__table__.c:  # type: ignore[attr-defined]
         args.append(slug_list)
-    records = await pool.fetch(_pg_find_sql(model, scope.shape), *args)
+    records = await connection.fetch(_pg_find_sql(model, scope.shape), *args)
     return [detached(model, record) for record in records]
 
 

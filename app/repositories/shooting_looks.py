@@ -100,10 +100,10 @@ for _model in (ShootingLook, Subject, Product, Style):
 
 
 async def get_look_with_entities_pooled(
-    pool: asyncpg.Pool, scope: OwnerScope, look_id: uuid.UUID
+    connection: asyncpg.Connection | asyncpg.Pool, scope: OwnerScope, look_id: uuid.UUID
 ) -> LookWithEntities | None:
     """`get_look_with_entities` on the driver pool, for read-only requests."""
-    record = await pool.fetchrow(_PG_LOOK_SQL[scope.shape], *pg_scope_args(scope), look_id)
+    record = await connection.fetchrow(_PG_LOOK_SQL[scope.shape], *pg_scope_args(scope), look_id)
     if record is None:
         return None
     entities: list[Any] = []

@@ -291,24 +291,32 @@ async def test_create_for_generation_errors(
     assert r.status_code == 422
 
 
-class _RecordingPool:
-    """The driver pool, noting each statement it runs."""
+class _Recording:
+    """A driver pool or connection, noting each statement it runs."""
 
-    def __init__(self, pool: Any, statements: list[str]) -> None:
-        self._pool = pool
+    def __init__(self, target: Any, statements: list[str]) -> None:
+        self._target = target
         self._statements = statements
 
     async def fetch(self, sql: str, *args: Any) -> Any:
         self._statements.append(sql)
-        return await self._pool.fetch(sql, *args)
+        return await self._target.fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         self._statements.append(sql)
-        return await self._pool.fetchrow(sql, *args)
+        return await self._target.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         self._statements.append(sql)
-        return await self._pool.fetchval(sql, *args)
+        return await self._target.fetchval(sql, *args)
+
+
+class _RecordingPool(_Recording):
+    async def acquire(self) -> _Recording:
+        return _Recording(await self._target.acquire(), self._statements)
+
+    async def release(self, connection: _Recording) -> None:
+        await self._target.release(connection._target)
 
 
 @contextmanager
