@@ -41,16 +41,21 @@ async def provide_database(request: Request) -> Database:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request, one session, one transaction: committed on success, rolled back on error."""
-    async with get_database(request).sessionmaker() as session:
-        try:
-            yield session
-            # Nothing began (the request read through the driver pool, or not at all): a
-            # commit would only be a greenlet round trip. Adding an object begins a transaction.
-            if session.in_transaction():
-                await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    session = get_database(request).sessionmaker()
+    try:
+        yield session
+        # Nothing began (the request read through the driver pool, or not at all): a commit
+        # would only be a greenlet round trip. Adding an object begins a transaction.
+        if session.in_transaction():
+            await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        # Likewise close(): a session that never began and holds no objects has nothing to
+        # release or detach.
+        if session.in_transaction() or session.identity_map:
+            await session.close()
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
