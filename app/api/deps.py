@@ -41,13 +41,21 @@ async def provide_database(request: Request) -> Database:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request, one session, one transaction: committed on success, rolled back on error."""
-    async with get_database(request).sessionmaker() as session:
-        try:
-            yield session
+    session = get_database(request).sessionmaker()
+    try:
+        yield session
+        # Nothing began (the request read through the driver pool, or not at all): a commit
+        # would only be a greenlet round trip. Adding an object begins a transaction.
+        if session.in_transaction():
             await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        # Likewise close(): a session that never began and holds no objects has nothing to
+        # release or detach.
+        if session.in_transaction() or session.identity_map:
+            await session.close()
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -67,30 +75,37 @@ TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
 ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
 
 
+# FastAPI walks a dependency's whole sub-tree again wherever it is used, cached or not, and
+# the principal is used two or three times per request (rate limit, owner scope, route): the
+# database and settings are read off the app here rather than declared as dependencies.
 async def get_current_principal(
-    session: SessionDep, settings: SettingsDep, token: TokenDep, api_key: ApiKeyDep
+    request: Request, session: SessionDep, token: TokenDep, api_key: ApiKeyDep
 ) -> Principal:
     if api_key:
         return await auth.principal_from_api_key(session, api_key)
     if token:
-        return await auth.principal_from_token(session, settings, token)
+        state = request.app.state
+        # The user row is read on every request, on PostgreSQL straight from the driver pool.
+        pool = await state.db.driver_pool()
+        return await auth.principal_from_token(session, state.settings, token, pool=pool)
     raise Unauthorized("Not authenticated")
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
-async def get_current_user(principal: CurrentPrincipal) -> User:
-    return principal.user
+async def get_current_user(session: SessionDep, principal: CurrentPrincipal) -> User:
+    # Routes taking the user may change it (`/users/me`): it must belong to their session.
+    return auth.attach_user(session, principal)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_current_active_superuser(principal: CurrentPrincipal) -> User:
+async def get_current_active_superuser(session: SessionDep, principal: CurrentPrincipal) -> User:
     if not principal.is_superuser:
         raise Forbidden("Not enough permissions")
-    return principal.user
+    return auth.attach_user(session, principal)
 
 
 CurrentSuperuser = Annotated[User, Depends(get_current_active_superuser)]

@@ -27,7 +27,10 @@ _SPACES = re.compile(r"\s+")
 
 def clean(text: str | None) -> str:
     """Collapse whitespace and trim separators, so joined fragments read cleanly."""
-    return _SPACES.sub(" ", text or "").strip(" ,;")
+    if not text:
+        # Most context fields are unset: skip the regex for them.
+        return ""
+    return _SPACES.sub(" ", text).strip(" ,;")
 
 
 def phrase(value: str, noun: str) -> str:
@@ -53,12 +56,14 @@ class Contribution:
     loras: list[LoraSpec] = field(default_factory=list)
 
     def add(self, text: str | None) -> None:
-        if clean(text):
-            self.fragments.append(clean(text))
+        cleaned = clean(text)
+        if cleaned:
+            self.fragments.append(cleaned)
 
     def add_negative(self, text: str | None) -> None:
-        if clean(text):
-            self.negative.append(clean(text))
+        cleaned = clean(text)
+        if cleaned:
+            self.negative.append(cleaned)
 
 
 class PromptBuilder(Protocol):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,8 +25,12 @@ from app.models.shooting_look import ShootingLook
 from app.models.shot_type import ShotType
 from app.models.style import Style
 from app.models.subject import Subject
-from app.repositories.catalogue import CatalogueRepository
-from app.repositories.shooting_looks import get_look_with_entities
+from app.repositories.catalogue import CatalogueRepository, find_visible_pooled
+from app.repositories.shooting_looks import (
+    LookWithEntities,
+    get_look_with_entities,
+    get_look_with_entities_pooled,
+)
 from app.services.tenancy import OwnerScope
 
 T = TypeVar("T", bound=SQLModel)
@@ -83,6 +88,47 @@ class ResolvedEntities:
     extra_products: list[Product] = field(default_factory=list)
 
 
+class EntitySource:
+    """Where the rows come from: the caller's session, or, for a read-only request on
+    PostgreSQL, the driver pool (no transaction, no ORM session work; detached rows).
+
+    From the pool, one connection serves all of a request's queries (taken at the first,
+    handed back by `release`): a pool round trip per query cost as much as a small query."""
+
+    def __init__(self, session: AsyncSession, pool: asyncpg.Pool | None = None) -> None:
+        self.session = session
+        self.pool = pool
+        self._connection: asyncpg.Connection | None = None
+
+    async def _pooled(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        if self._connection is None:
+            self._connection = await pool.acquire()
+        return self._connection
+
+    async def release(self) -> None:
+        if self.pool is not None and self._connection is not None:
+            connection, self._connection = self._connection, None
+            await self.pool.release(connection)
+
+    async def find(
+        self, scope: OwnerScope, model: type[T], ids: list[uuid.UUID], slugs: list[str]
+    ) -> list[T]:
+        if self.pool is not None:
+            return await find_visible_pooled(
+                await self._pooled(self.pool), model, scope, ids=ids, slugs=slugs
+            )
+        return await CatalogueRepository(self.session, model).find_visible(
+            scope, ids=ids, slugs=slugs
+        )
+
+    async def look(self, scope: OwnerScope, look_id: uuid.UUID) -> LookWithEntities | None:
+        if self.pool is not None:
+            return await get_look_with_entities_pooled(
+                await self._pooled(self.pool), scope, look_id
+            )
+        return await get_look_with_entities(self.session, scope, look_id)
+
+
 def _not_found(label: str, ref: Ref) -> NotFound:
     return NotFound(f"{label} not found ({ref.describe()})")
 
@@ -106,11 +152,11 @@ def _match(scope: OwnerScope, rows: Sequence[T], ref: Ref, label: str) -> T:
 
 
 async def _fetch(
-    session: AsyncSession, scope: OwnerScope, model: type[T], refs: Sequence[Ref]
+    source: EntitySource, scope: OwnerScope, model: type[T], refs: Sequence[Ref]
 ) -> list[T]:
     ids = [r.id for r in refs if r.id is not None]
     slugs = [r.slug for r in refs if r.slug is not None]
-    return await CatalogueRepository(session, model).find_visible(scope, ids=ids, slugs=slugs)
+    return await source.find(scope, model, ids, slugs)
 
 
 def _joined(row: T | None, label: str, field: str, value: uuid.UUID) -> T:
@@ -120,27 +166,40 @@ def _joined(row: T | None, label: str, field: str, value: uuid.UUID) -> T:
 
 
 async def resolve_entities(
-    session: AsyncSession, scope: OwnerScope, refs: EntityRefs
+    session: AsyncSession,
+    scope: OwnerScope,
+    refs: EntityRefs,
+    *,
+    pool: asyncpg.Pool | None = None,
 ) -> ResolvedEntities:
+    """`pool`: read through the driver pool instead of `session` (see `EntitySource`)."""
+    source = EntitySource(session, pool)
+    try:
+        return await _resolve(source, scope, refs)
+    finally:
+        await source.release()
+
+
+async def _resolve(source: EntitySource, scope: OwnerScope, refs: EntityRefs) -> ResolvedEntities:
     out = ResolvedEntities()
     # The look comes with its own subject, main product and style (one joined query).
     look_subject = look_product = look_style = None
     if refs.shooting_look_id is not None:
         ref = Ref("shooting_look_id", id=refs.shooting_look_id)
-        found = await get_look_with_entities(session, scope, refs.shooting_look_id)
+        found = await source.look(scope, refs.shooting_look_id)
         if found is None:
             raise _not_found("Shooting look", ref)
         out.shooting_look, look_subject, look_product, look_style = found
     if refs.pose_preset_id is not None:
         ref = Ref(refs.pose_field, id=refs.pose_preset_id)
-        rows_p = await _fetch(session, scope, PosePreset, [ref])
+        rows_p = await _fetch(source, scope, PosePreset, [ref])
         out.pose_preset = _match(scope, rows_p, ref, "Pose preset")
     look = out.shooting_look
 
     # The request's own references win over the look's.
     if refs.subject:
         out.subject = _match(
-            scope, await _fetch(session, scope, Subject, [refs.subject]), refs.subject, "Subject"
+            scope, await _fetch(source, scope, Subject, [refs.subject]), refs.subject, "Subject"
         )
     elif look and look.subject_id:
         out.subject = _joined(look_subject, "Subject", "shooting_look.subject_id", look.subject_id)
@@ -156,7 +215,7 @@ async def resolve_entities(
     ]
     product_refs = [r for r in (product_ref, refs.product2, *extra_refs) if r is not None]
     if product_refs:
-        products = await _fetch(session, scope, Product, product_refs)
+        products = await _fetch(source, scope, Product, product_refs)
         if product_ref:
             out.product = _match(scope, products, product_ref, "Product")
         if refs.product2:
@@ -167,7 +226,7 @@ async def resolve_entities(
 
     if refs.style:
         out.style = _match(
-            scope, await _fetch(session, scope, Style, [refs.style]), refs.style, "Style"
+            scope, await _fetch(source, scope, Style, [refs.style]), refs.style, "Style"
         )
     elif look and look.style_id:
         out.style = _joined(look_style, "Style", "shooting_look.style_id", look.style_id)
@@ -176,7 +235,7 @@ async def resolve_entities(
     if not shot_refs and out.pose_preset is not None:
         shot_refs = [Ref(refs.pose_field, id=out.pose_preset.shot_type_id)]
     if shot_refs:
-        shot_rows = await _fetch(session, scope, ShotType, shot_refs)
+        shot_rows = await _fetch(source, scope, ShotType, shot_refs)
         resolved = [_match(scope, shot_rows, ref, "Shot type") for ref in shot_refs]
         out.shot_types = list({row.id: row for row in resolved}.values())
     return out

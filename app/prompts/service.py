@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
@@ -224,9 +225,13 @@ def _build_one(data: GenerationCreate, ctx: PromptContext) -> BuiltPrompt:
 
 
 async def _load(
-    session: AsyncSession, scope: OwnerScope, data: GenerationCreate, shot_type: str | None
+    session: AsyncSession,
+    scope: OwnerScope,
+    data: GenerationCreate,
+    shot_type: str | None,
+    pool: asyncpg.Pool | None = None,
 ) -> tuple[ResolvedEntities, dict[str, str]]:
-    entities = await resolve_entities(session, scope, generation_refs(data, shot_type))
+    entities = await resolve_entities(session, scope, generation_refs(data, shot_type), pool=pool)
     texts = await system_prompts.texts(
         session, system_prompts.BASE, system_prompts.NEGATIVE, system_prompts.ENHANCEMENT
     )
@@ -296,11 +301,13 @@ async def create_for_generation(
     *,
     settings: Settings,
     release_connection: bool = False,
+    pool: asyncpg.Pool | None = None,
 ) -> dict[str, BuiltPrompt]:
     """One prompt per requested shot type, keyed by the shot type's slug.
 
-    `release_connection`: end the (read-only) transaction before calling the LLM."""
-    entities, texts = await _load(session, scope, data, None)
+    `release_connection`: end the (read-only) transaction before calling the LLM.
+    `pool`: resolve the entities on the driver pool (a read-only request on PostgreSQL)."""
+    entities, texts = await _load(session, scope, data, None, pool)
     ctx = generation_context(data, entities, texts)
     shot_types: list[ShotType | None] = list(entities.shot_types) or [None]
     built: dict[str, BuiltPrompt] = {}
@@ -314,7 +321,11 @@ async def create_for_generation(
 
 
 async def compose(
-    session: AsyncSession, scope: OwnerScope, request: PromptContextRequest
+    session: AsyncSession,
+    scope: OwnerScope,
+    request: PromptContextRequest,
+    *,
+    pool: asyncpg.Pool | None = None,
 ) -> BuiltPrompt:
     refs = EntityRefs(
         shot_types=[Ref("shot_type_id", id=request.shot_type_id)] if request.shot_type_id else [],
@@ -322,6 +333,6 @@ async def compose(
         pose_field="pose_id",
         shooting_look_id=request.shooting_look_id,
     )
-    entities = await resolve_entities(session, scope, refs)
+    entities = await resolve_entities(session, scope, refs, pool=pool)
     texts = await system_prompts.texts(session, system_prompts.BASE, system_prompts.NEGATIVE)
     return _from_chain(_base_context(entities, texts))

@@ -2,10 +2,26 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models.user import User
+from app.repositories.rows import column_names, detached
+
+# Read on every authenticated request (PostgreSQL, driver pool); never cached, so a
+# deactivated or demoted user is seen as such on their next request.
+_PG_GET_SQL = (
+    f"SELECT {', '.join(f'u.{name}' for name in column_names(User))} "  # noqa: S608
+    'FROM "user" AS u WHERE u.id = $1::uuid'
+)
+
+
+async def get_detached(pool: asyncpg.Pool, user_id: uuid.UUID) -> User | None:
+    """The user row as a detached `User`, read without a session or a transaction: the
+    request's session adds it back (no query) only when a route works with the user."""
+    record = await pool.fetchrow(_PG_GET_SQL, user_id)
+    return None if record is None else detached(User, record)
 
 
 class UserRepository:

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import security
@@ -13,6 +14,7 @@ from app.core.config import Settings
 from app.core.errors import BadRequest, Forbidden, Unauthorized
 from app.models.api_key import ApiKey
 from app.models.user import User
+from app.repositories import users as user_rows
 from app.repositories.api_keys import ApiKeyRepository
 from app.repositories.organizations import OrganizationRepository
 from app.repositories.users import UserRepository
@@ -56,18 +58,36 @@ async def login(session: AsyncSession, settings: Settings, email: str, password:
     return Token(access_token=token, expires_in=int(expires.total_seconds()))
 
 
-async def principal_from_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
+async def principal_from_token(
+    session: AsyncSession, settings: Settings, token: str, *, pool: asyncpg.Pool | None = None
+) -> Principal:
+    """The token's user, read afresh on every request (`is_active`, `is_superuser` are never
+    remembered). With `pool` (PostgreSQL) the row is read without the session, and
+    `Principal.user` is detached: see `attach_user`."""
     try:
         subject = security.decode_access_token(token, settings.secret_key)
         user_id = uuid.UUID(subject)
     except (security.InvalidTokenError, ValueError) as exc:
         raise Unauthorized("Could not validate credentials") from exc
-    user = await UserRepository(session).get(user_id)
+    if pool is not None:
+        user = await user_rows.get_detached(pool, user_id)
+    else:
+        user = await UserRepository(session).get(user_id)
     if user is None:
         raise Unauthorized("Could not validate credentials")
     if not user.is_active:
         raise BadRequest("Inactive user")
     return Principal(user=user)
+
+
+def attach_user(session: AsyncSession, principal: Principal) -> User:
+    """The principal's user as part of `session`, for routes that change it or compare it
+    with rows the session loads. A detached user joins as persistent and clean (no query);
+    one the session already holds is returned as is."""
+    user = principal.user
+    if user not in session:
+        session.add(user)
+    return user
 
 
 async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:

@@ -291,19 +291,61 @@ async def test_create_for_generation_errors(
     assert r.status_code == 422
 
 
+class _Recording:
+    """A driver pool or connection, noting each statement it runs."""
+
+    def __init__(self, target: Any, statements: list[str]) -> None:
+        self._target = target
+        self._statements = statements
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self._statements.append(sql)
+        return await self._target.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self._statements.append(sql)
+        return await self._target.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self._statements.append(sql)
+        return await self._target.fetchval(sql, *args)
+
+
+class _RecordingPool(_Recording):
+    async def acquire(self) -> _Recording:
+        return _Recording(await self._target.acquire(), self._statements)
+
+    async def release(self, connection: _Recording) -> None:
+        await self._target.release(connection._target)
+
+
 @contextmanager
 def count_queries(app: Any) -> Iterator[list[str]]:
+    """Every statement sent to the database, through SQLAlchemy or the driver pool."""
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    engine = app.state.db.engine.sync_engine
+    db = app.state.db
+    real_driver_pool = db.driver_pool
+
+    async def recording_driver_pool() -> Any:
+        pool = await real_driver_pool()
+        return None if pool is None else _RecordingPool(pool, statements)
+
+    engine = db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
+    db.driver_pool = recording_driver_pool
     try:
         yield statements
     finally:
+        del db.driver_pool
         event.remove(engine, "before_cursor_execute", record)
+
+
+def _from(table: str, statements: list[str]) -> list[str]:
+    return [s for s in statements if re.search(rf'\bFROM "?{table}"?(\s|$)', s)]
 
 
 async def test_one_query_per_entity_kind(app: Any, client: httpx.AsyncClient, user: User) -> None:
@@ -333,14 +375,14 @@ async def test_one_query_per_entity_kind(app: Any, client: httpx.AsyncClient, us
         )
     assert r.status_code == 200
     for table in ("subject", "product", "style", "shot_type"):
-        hits = [s for s in statements if re.search(rf"\bFROM {table}\b", s)]
+        hits = _from(table, statements)
         assert len(hits) == 1, (table, hits)
     with count_queries(app) as statements:
         r = await client.post(
             f"{API}/prompts/compose", json={"shooting_look_id": look["id"]}, headers=user.headers
         )
     assert "Belt" in r.json()["prompt"]
-    assert len([s for s in statements if re.search(r"\bFROM product\b", s)]) == 1
+    assert len(_from("product", statements)) == 1
 
 
 async def test_openapi_documents_prompt_endpoints(client: httpx.AsyncClient) -> None:
@@ -380,3 +422,76 @@ async def test_edited_base_prompt_is_used_at_once(
         assert r.json()["prompt"] == "catalogue photo"
     finally:
         await client.put(url, json={"prompt": original}, headers=superuser.headers)
+
+
+async def test_tenancy_scopes_hold_for_looks_and_entities(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: OrgFactory
+) -> None:
+    """Personal, organization and superuser scopes, through both the look join and the
+    per-kind entity queries."""
+    alice, mallory, bob = await make_user(), await make_user(), await make_user()
+    root = await make_user(superuser=True)
+    org = await make_org(mallory, bob)
+    in_org = {"organization_id": org["id"]}
+    mine = await _catalogue(client, alice)
+    my_look = await _post(
+        client,
+        alice,
+        "shooting-looks",
+        {"name": "Mine", "subject_id": mine["subject"]["id"], "style_id": mine["style"]["id"]},
+    )
+    theirs = await _post(
+        client,
+        mallory,
+        "subjects",
+        {"name": "Zed", "description": "silver buzz cut"},
+        params=in_org,
+    )
+    their_look = await _post(
+        client,
+        mallory,
+        "shooting-looks",
+        {"name": "Theirs", "subject_id": theirs["id"]},
+        params=in_org,
+    )
+
+    async def compose(who: User, look: dict[str, Any], **params: Any) -> httpx.Response:
+        return await client.post(
+            f"{API}/prompts/compose",
+            json={"shooting_look_id": look["id"]},
+            headers=who.headers,
+            params=params,
+        )
+
+    async def create(who: User, subject: dict[str, Any], **params: Any) -> httpx.Response:
+        return await client.post(
+            f"{API}/prompts/create-for-generation",
+            json={"subject_id": subject["id"]},
+            headers=who.headers,
+            params=params,
+        )
+
+    # Personal scope: own rows only; another organization's are not there.
+    r = await compose(alice, my_look)
+    assert r.status_code == 200 and "auburn hair" in r.json()["prompt"]
+    assert (await compose(alice, their_look)).status_code == 404
+    assert (await create(alice, theirs)).status_code == 404
+    # Organization rows are not personal rows, not even for the organization's members.
+    assert (await compose(mallory, their_look)).status_code == 404
+    assert (await create(bob, theirs)).status_code == 404
+    # Organization scope: that organization's rows, and nobody's personal ones.
+    r = await compose(bob, their_look, **in_org)
+    assert r.status_code == 200 and "silver buzz cut" in r.json()["prompt"]
+    assert (await create(bob, theirs, **in_org)).status_code == 200
+    assert (await compose(bob, my_look, **in_org)).status_code == 404
+    assert (await create(bob, mine["subject"], **in_org)).status_code == 404
+    # A superuser without an organization sees every row; with one, that organization's.
+    r = await compose(root, my_look)
+    assert r.status_code == 200 and "auburn hair" in r.json()["prompt"]
+    r = await compose(root, their_look)
+    assert r.status_code == 200 and "silver buzz cut" in r.json()["prompt"]
+    assert (await create(root, theirs)).status_code == 200
+    assert (await create(root, mine["subject"])).status_code == 200
+    assert (await compose(root, their_look, **in_org)).status_code == 200
+    assert (await compose(root, my_look, **in_org)).status_code == 404
+    assert (await create(root, mine["subject"], **in_org)).status_code == 404

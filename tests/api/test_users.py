@@ -150,3 +150,42 @@ async def test_create_user_validates_body(client: httpx.AsyncClient, superuser: 
     )
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "password"]
+
+
+async def test_deactivated_user_is_refused_on_the_next_request(
+    client: httpx.AsyncClient, superuser: TestUser, user: TestUser
+) -> None:
+    compose = "/api/v1/prompts/compose"
+    assert (await client.post(compose, json={}, headers=user.headers)).status_code == 200
+    r = await client.patch(
+        f"{USERS}{user.id}", json={"is_active": False}, headers=superuser.headers
+    )
+    assert r.status_code == 200
+    r = await client.post(compose, json={}, headers=user.headers)
+    assert r.status_code == 400 and r.json()["detail"] == "Inactive user"
+    r = await client.get("/api/v1/users/me", headers=user.headers)
+    assert r.status_code == 400
+
+
+async def test_demoted_superuser_loses_rights_on_the_next_request(
+    client: httpx.AsyncClient, superuser: TestUser, make_user: UserFactory
+) -> None:
+    other = await make_user(superuser=True)
+    assert (await client.get(USERS, headers=other.headers)).status_code == 200
+    r = await client.patch(
+        f"{USERS}{other.id}", json={"is_superuser": False}, headers=superuser.headers
+    )
+    assert r.status_code == 200
+    assert (await client.get(USERS, headers=other.headers)).status_code == 403
+
+
+async def test_superuser_updates_own_row_through_the_admin_route(
+    client: httpx.AsyncClient, superuser: TestUser
+) -> None:
+    # The caller's user and the row the route loads are one object in the request's session.
+    r = await client.patch(
+        f"{USERS}{superuser.id}", json={"full_name": "Root"}, headers=superuser.headers
+    )
+    assert r.status_code == 200 and r.json()["full_name"] == "Root"
+    r = await client.get("/api/v1/users/me", headers=superuser.headers)
+    assert r.json()["full_name"] == "Root"

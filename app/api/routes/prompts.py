@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.api.deps import (
     CurrentPrincipal,
@@ -11,6 +11,7 @@ from app.api.deps import (
     OwnerScopeDep,
     SessionDep,
     SettingsDep,
+    get_database,
 )
 from app.api.responses import OrjsonResponse
 from app.models.generation import GenerationCreate
@@ -111,6 +112,7 @@ CREATE_FOR_GENERATION_EXAMPLE = {
     response_model=None,
 )
 async def create_prompt_for_generation(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
@@ -129,7 +131,12 @@ async def create_prompt_for_generation(
         session, principal, organization_id, generation_data.organization_id
     )
     built = await service.create_for_generation(
-        session, scope, generation_data, settings=settings, release_connection=True
+        session,
+        scope,
+        generation_data,
+        settings=settings,
+        release_connection=True,
+        pool=await get_database(request).driver_pool(),
     )
     first = next(iter(built.values()))
     # Plain JSON types only: orjson skips FastAPI's generic (and slow) encoder.
@@ -144,13 +151,17 @@ async def create_prompt_for_generation(
 
 @router.post("/compose", summary="Compose Prompt")
 async def compose_prompt(
-    session: SessionDep, scope: OwnerScopeDep, request: PromptContextRequest
+    http_request: Request, session: SessionDep, scope: OwnerScopeDep, request: PromptContextRequest
 ) -> ComposedPromptResponse:
     """Compose a prompt by running the base system prompt through the builder pipeline.
 
     Accepts optional entity IDs (shot_type_id, pose_id, etc.) in the request body. Each ID is
     resolved to its model and passed to the ordered builder chain."""
-    built = await service.compose(session, scope, request)
+    # Read-only: on PostgreSQL the entities come from the driver pool, so the session only
+    # ever serves the (cached) system prompts. The pool is taken off the app, not declared
+    # as a dependency: each dependency costs a walk of FastAPI's solver per request.
+    pool = await get_database(http_request).driver_pool()
+    built = await service.compose(session, scope, request, pool=pool)
     return ComposedPromptResponse(prompt=built.prompt)
 
 
