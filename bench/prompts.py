@@ -1,16 +1,19 @@
 """Benchmark of the prompt endpoints against the health check, measured in the same run.
 
-`python -m bench.prompts [--duration 8 --warmup 2 --concurrency 32]`:
+`python -m bench.prompts [--duration 8 --warmup 2 --concurrency 32 --engine raw]`:
 
 1. creates a PostgreSQL database of its own (dropped at the end; `--server-url` to choose);
 2. starts the app as `make run` does (`python -m app`: one uvicorn process on loopback,
    migrations and seeding at start) pointed at it;
 3. creates a user and a small catalogue through the API (subject, two products, style,
    shooting look; the standard shot types are seeded);
-4. for each scenario, drives the server from a separate load-generator process (this module,
-   `load` sub-command: httpx on uvloop, one keep-alive connection per worker) with a warm-up,
-   and prints requests/s, p50, p99 and the throughput ratio to the health check.
+4. for each scenario, drives the server from a separate load-generator process
+   (`bench/load.py`, the cheap raw-socket engine by default, as `bench.generation_models`)
+   with a warm-up, and prints requests/s, p50, p99, the server's CPU time per request, and
+   the ratios to the health check of throughput and of CPU per request.
 
+With a loader that cannot saturate the health check (an httpx swarm on 2 cores), the
+throughput ratio flatters the prompt endpoints; the CPU ratio does not depend on the loader.
 No LLM model is configured, so the prompt endpoints measure the deterministic chain: entity
 resolution, system prompts and the builders. Figures are printed, never asserted.
 """
@@ -40,66 +43,6 @@ ROOT = Path(__file__).resolve().parents[1]
 API = "/api/v1"
 HEALTH = f"{API}/utils/health-check/"
 ADMIN = "bench-admin@example.com"
-
-
-# --- load generator (runs in its own process) --------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    return values[min(len(values) - 1, max(0, round(fraction * len(values)) - 1))]
-
-
-async def _load(spec: dict[str, Any]) -> dict[str, Any]:
-    concurrency, warmup, duration = spec["concurrency"], spec["warmup"], spec["duration"]
-    limits = httpx.Limits(max_connections=1)
-    clients = [
-        httpx.AsyncClient(base_url=spec["base"], limits=limits, timeout=30.0)
-        for _ in range(concurrency)
-    ]
-    latencies: list[float] = []
-    errors = 0
-    record_from = time.perf_counter() + warmup
-    stop_at = record_from + duration
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors
-        async with client:
-            while (sent := time.perf_counter()) < stop_at:
-                try:
-                    response = await client.request(
-                        spec["method"], spec["path"], json=spec.get("body"), headers=spec["headers"]
-                    )
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if sent >= record_from:
-                    if ok:
-                        latencies.append(time.perf_counter() - sent)
-                    else:
-                        errors += 1
-
-    await asyncio.gather(*(worker(client) for client in clients))
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / duration,
-        "p50_ms": percentile(latencies, 0.50) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-    }
-
-
-def load_main(spec_file: str) -> None:
-    spec = json.loads(Path(spec_file).read_text())
-    try:
-        import uvloop
-
-        result = uvloop.run(_load(spec))
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        result = asyncio.run(_load(spec))
-    print(json.dumps(result))
 
 
 # --- orchestration -----------------------------------------------------------------------
@@ -132,7 +75,9 @@ def scratch_database(server_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def app_server(database_url: str, password: str, workdir: Path) -> Iterator[str]:
+def app_server(
+    database_url: str, password: str, workdir: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
         **os.environ,
@@ -171,7 +116,7 @@ def app_server(database_url: str, password: str, workdir: Path) -> Iterator[str]
             if time.monotonic() > deadline:
                 raise SystemExit(f"app not ready:\n{log.read_text()[-4000:]}")
             time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -243,17 +188,18 @@ def prepare(base: str, password: str) -> dict[str, Any]:
     }
 
 
-def run_scenario(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    spec_file = workdir / "spec.json"
-    spec_file.write_text(json.dumps(spec))
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.prompts", "load", str(spec_file)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+def run_scenario(
+    base: str, pid: int, request: dict[str, Any], args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    requests_file = workdir / "requests.json"
+    requests_file.write_text(json.dumps([request]))
+    cmd = [
+        sys.executable, "-m", "bench.load", "--base", base, "--server-pid", str(pid),
+        "--paths-file", str(requests_file), "--concurrency", str(args.concurrency),
+        "--warmup", str(args.warmup), "--duration", str(args.duration), "--engine", args.engine,
+    ]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out))
 
 
 def main() -> None:
@@ -267,6 +213,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument(
+        "--engine",
+        choices=("raw", "httpx", "wrk"),
+        default="raw",
+        help="load generator (bench/load.py): raw asyncio + httptools (default), httpx, wrk",
+    )
     args = parser.parse_args()
     if (
         not 0 < args.duration <= 120
@@ -278,18 +230,12 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="bench-prompts-") as tmp,
         scratch_database(args.server_url) as database_url,
-        app_server(database_url, password, Path(tmp)) as base,
+        app_server(database_url, password, Path(tmp)) as (base, process),
     ):
         workdir = Path(tmp)
         data = prepare(base, password)
-        common = {
-            "base": base,
-            "concurrency": args.concurrency,
-            "warmup": args.warmup,
-            "duration": args.duration,
-        }
         scenarios = [
-            ("GET health-check", {"method": "GET", "path": HEALTH, "headers": {}}),
+            ("GET health-check", {"path": HEALTH}),
             (
                 "POST prompts/compose",
                 {
@@ -310,28 +256,30 @@ def main() -> None:
             ),
         ]
         results = []
-        for name, spec in scenarios:
-            result = run_scenario({**common, **spec}, workdir)
+        for name, request in scenarios:
+            result = run_scenario(base, process.pid, request, args, workdir)
             results.append((name, result))
             print(f"  measured {name}: {result['rps']:.0f} req/s", file=sys.stderr, flush=True)
-    baseline = results[0][1]["rps"]
+    health = results[0][1]
     print(
         f"\nPostgreSQL, 1 uvicorn process, {args.concurrency} connections, "
-        f"{args.duration:g}s after {args.warmup:g}s warm-up, load from a separate process\n"
+        f"{args.duration:g}s after {args.warmup:g}s warm-up, {args.engine} load generator "
+        f"in a separate process, {os.cpu_count()} CPUs\n"
     )
     print(
-        f"{'scenario':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs health':>10}"
+        f"{'scenario':36} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+        f"{'srv CPU/req':>11} {'loader CPU':>10} {'req/s vs health':>15} {'CPU vs health':>13}"
     )
     for name, r in results:
-        ratio = r["rps"] / baseline if baseline else float("nan")
+        cpu = r.get("server_cpu_ms")
+        cpu_ratio = health["server_cpu_ms"] / cpu if cpu and health.get("server_cpu_ms") else None
         print(
-            f"{name:38} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{r['errors']:7d} {ratio:10.2f}"
+            f"{name:36} {r['rps']:7.0f} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['errors']:6d} "
+            f"{f'{cpu:.2f} ms' if cpu else 'n/a':>11} {r['loader_cpu']:>10.0%} "
+            f"{r['rps'] / health['rps']:>15.2f} "
+            f"{f'{cpu_ratio:.2f}' if cpu_ratio is not None else 'n/a':>13}"
         )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "load":
-        load_main(sys.argv[2])
-    else:
-        main()
+    main()
