@@ -42,6 +42,7 @@ from app.models.generation import (
     Prediction,
     PredictionStatus,
 )
+from app.repositories.rows import detached
 
 ACTIVE_PREDICTION = (PredictionStatus.PENDING, PredictionStatus.GENERATING)
 
@@ -608,7 +609,8 @@ class DriverExecutionRepository:
                 row = await conn.fetchrow(current.sql, *current.args({"g_id": generation_id}))
         if row is None:
             return None
-        generation = Generation.model_validate(dict(row))
+        # As the ORM would load it (no validation: the row is ours), detached.
+        generation = detached(Generation, row)
         return Claim(generation, seed, deliveries, became_processing=became_processing)
 
     async def finish_single(
