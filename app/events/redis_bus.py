@@ -7,6 +7,8 @@ Stream entry ids are the cursors: `Last-Event-ID` maps straight onto XREAD.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -14,8 +16,11 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from app.core.backoff import jittered_backoff
 from app.events.bus import GenerationEvent
 from app.events.replay import ReplayableEventBus, StreamItem
+
+logger = logging.getLogger(__name__)
 
 _STREAM_ID = re.compile(r"^\d+-\d+$")
 FIELD = b"event"
@@ -38,13 +43,21 @@ class RedisEventBus(ReplayableEventBus):
         stream_ttl_seconds: int = 24 * 3600,
         maxlen: int = 10_000,
         block_ms: int = 5000,
+        socket_timeout: float = 30.0,
     ) -> None:
-        self._redis = redis.Redis.from_url(url)
+        # Named, so CLIENT LIST tells the event bus's connections from the rest.
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, client_name=f"{prefix}-bus"
+        )
         self._all = f"{prefix}:all"
         self._prefix = prefix
         self._ttl = stream_ttl_seconds
         self._maxlen = maxlen
-        self._block_ms = block_ms
+        # A blocking XREAD must return before the socket timeout fires: otherwise redis-py
+        # reports a timeout and drops the connection instead of an empty read (redis-py 8
+        # defaults to a 5 s socket timeout, which ended idle subscriptions after 5 s).
+        self._max_block_ms = max(int(socket_timeout * 1000 * 2 / 3), 1)
+        self._block_ms = min(block_ms, self._max_block_ms)
 
     def _generation_key(self, generation_id: uuid.UUID) -> str:
         return f"{self._prefix}:generation:{generation_id}"
@@ -65,11 +78,25 @@ class RedisEventBus(ReplayableEventBus):
 
     async def subscribe(self) -> AsyncIterator[GenerationEvent]:
         # Start from the current tail, by id: re-reading "$" after an idle timeout would skip
-        # whatever was published between two reads.
-        latest: Any = await self._redis.xrevrange(self._all, count=1)
-        cursor: str | bytes = latest[0][0] if latest else "0-0"
+        # whatever was published between two reads. The same cursor carries the subscription
+        # over a lost connection: nothing published meanwhile is missed (within maxlen).
+        cursor: str | bytes | None = None
+        failures = 0
         while True:
-            response = await self._redis.xread({self._all: cursor}, block=self._block_ms, count=100)
+            try:
+                if cursor is None:
+                    latest: Any = await self._redis.xrevrange(self._all, count=1)
+                    cursor = latest[0][0] if latest else "0-0"
+                response = await self._redis.xread(
+                    {self._all: cursor}, block=self._block_ms, count=100
+                )
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                delay = jittered_backoff(failures, 0.5, 15.0)
+                failures += 1
+                logger.warning("event subscription interrupted (%s); again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
             for entry_id, fields in _entries(response):
                 cursor = entry_id
                 yield GenerationEvent.model_validate_json(fields[FIELD])
@@ -80,9 +107,8 @@ class RedisEventBus(ReplayableEventBus):
         key = self._generation_key(generation_id)
         cursor = after if after and _STREAM_ID.match(after) else "0-0"
         while True:
-            response = await self._redis.xread(
-                {key: cursor}, block=max(int(idle_timeout * 1000), 1), count=100
-            )
+            block = min(max(int(idle_timeout * 1000), 1), self._max_block_ms)
+            response = await self._redis.xread({key: cursor}, block=block, count=100)
             entries = _entries(response)
             if not entries:
                 yield None

@@ -256,6 +256,12 @@ class WebhookDispatcher:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                # Whatever ended it, shutting down goes on (the database and the bus still
+                # have to be closed after this).
+                logger.exception("webhook task %s ended with an error", task.get_name())
         self._tasks.clear()

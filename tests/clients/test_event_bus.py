@@ -145,3 +145,43 @@ async def test_redis_subscribers_on_another_instance_get_new_events(
         EventType.GENERATION_COMPLETED,
         EventType.GENERATION_FAILED,
     ]
+
+
+@pytest.mark.redis
+async def test_redis_subscription_outlives_idle_periods_and_lost_connections() -> None:
+    """Blocking reads stay shorter than the socket timeout (an idle subscription used to die
+    with redis-py's TimeoutError), and a dropped connection resumes from the same cursor."""
+    import redis.asyncio as redis
+
+    prefix = f"test-events-{uuid.uuid4().hex[:8]}"
+    publisher = RedisEventBus(REDIS_URL, prefix=prefix, stream_ttl_seconds=60)
+    reader = RedisEventBus(
+        REDIS_URL, prefix=prefix, stream_ttl_seconds=60, block_ms=5000, socket_timeout=0.6
+    )
+    admin = redis.Redis.from_url(REDIS_URL)
+    subscribed = reader.subscribe()
+    try:
+        first = asyncio.ensure_future(anext(subscribed))
+        await asyncio.sleep(1.5)  # idle for longer than the socket timeout
+        assert not first.done()
+        await publisher.publish(event(uuid.uuid4(), EventType.GENERATION_COMPLETED))
+        assert (await asyncio.wait_for(first, 5)).type == EventType.GENERATION_COMPLETED
+
+        second = asyncio.ensure_future(anext(subscribed))
+        await asyncio.sleep(0.1)
+        blocked = [
+            c["id"]
+            for c in await admin.client_list()
+            if c["name"] == f"{prefix}-bus" and c["cmd"] == "xread"
+        ]
+        assert blocked
+        for client_id in blocked:
+            await admin.client_kill_filter(_id=client_id)
+        # Published while the reader is disconnected: still delivered once it is back.
+        await publisher.publish(event(uuid.uuid4(), EventType.GENERATION_FAILED))
+        assert (await asyncio.wait_for(second, 10)).type == EventType.GENERATION_FAILED
+    finally:
+        await subscribed.aclose()
+        await publisher.close()
+        await reader.close()
+        await admin.aclose()

@@ -338,3 +338,27 @@ async def test_a_burst_of_events_is_queued_in_few_transactions(
     assert all(r.verified and r.body["type"] == COMPLETED for r in receiver.received)
     assert sum(batches) == 30
     assert len(batches) < 30, "every event got its own transaction"
+
+
+async def test_stopping_survives_a_dispatcher_task_that_failed(
+    database_url: str, caplog: Any
+) -> None:
+    from app.core.db import Database
+    from app.services.webhook_dispatcher import WebhookDispatcher
+    from tests.conftest import make_settings
+
+    class BrokenBus:
+        async def subscribe(self) -> Any:
+            raise ConnectionError("bus gone")
+            yield  # an async generator, as the real buses are
+
+    settings = make_settings(database_url)
+    db = Database(settings)
+    dispatcher = WebhookDispatcher(db, settings)
+    try:
+        dispatcher.start(BrokenBus())  # type: ignore[arg-type]
+        await asyncio.sleep(0.1)
+        await dispatcher.stop()  # the failed consumer is logged, not raised
+    finally:
+        await db.dispose()
+    assert "ended with an error" in caplog.text
