@@ -381,4 +381,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # As the API (uvicorn) and the worker run: on uvloop.
+    import uvloop
+
+    uvloop.run(main())

@@ -18,3 +18,19 @@ def test_access_log_follows_the_setting(monkeypatch: pytest.MonkeyPatch, access_
     entry.main()
     assert calls[0]["access_log"] is access_log
     assert calls[0]["factory"] is True
+
+
+def test_the_worker_runs_on_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop
+
+    import app.worker as worker
+
+    started: list[Any] = []
+
+    def fake_run(coroutine: Any) -> None:
+        started.append(coroutine)
+        coroutine.close()
+
+    monkeypatch.setattr(uvloop, "run", fake_run)
+    worker.main()
+    assert started and started[0].cr_code.co_name == "run_worker"
