@@ -140,6 +140,16 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.95 + 0.5) - 1)]
 
 
+def context_switch_us(rounds: int = 5000) -> float:
+    """Wall time of a yield to the scheduler: every database or Redis round trip pays a few.
+    On a shared VM it varies with the host's load, and the wall-clock figures below with it:
+    compare runs made at a similar figure."""
+    started = time.perf_counter()
+    for _ in range(rounds):
+        time.sleep(0)
+    return (time.perf_counter() - started) / rounds * 1e6
+
+
 def cpu_seconds(pid: int | None = None) -> float:
     """CPU time (user + system) of this process, or of another one (Linux /proc)."""
     if pid is None:
@@ -361,7 +371,8 @@ async def main() -> None:
     use_pg = reachable(5432)
     print(
         f"{args.generations} generations, provider latency {args.delay * 1000:.0f} ms, "
-        f"concurrency {args.concurrency}, database {'PostgreSQL' if use_pg else 'SQLite'}"
+        f"concurrency {args.concurrency}, database {'PostgreSQL' if use_pg else 'SQLite'}, "
+        f"a context switch costs {context_switch_us():.0f} us here now"
     )
     for name, runner, needs in (("in-memory", in_memory, None), ("redis", with_redis, 6379)):
         if args.broker not in ("both", name):
