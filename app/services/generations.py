@@ -207,10 +207,11 @@ async def _start(
         for index, seed in enumerate(seeds)
     ]
     await GenerationRepository(session).add(generation, predictions)
-    # Committed before enqueueing: a worker must find the rows it is told to run.
+    # Committed before enqueueing: a worker must find the rows it is told to run. PENDING is
+    # published before the job exists, so no worker's PROCESSING can come first.
     await session.commit()
-    await _enqueue(runtime, [p.id for p in predictions])
     await runtime.events.status(generation, GenerationStatus.PENDING)
+    await _enqueue(runtime, [p.id for p in predictions])
     return generation, predictions
 
 
@@ -317,8 +318,9 @@ async def retry_generation(
         updated_at=now,
     )
     await session.commit()
-    await _enqueue(runtime, retried)
+    # Announced before the jobs exist, as at creation.
     await runtime.events.status(generation, status, data={"retried": len(retried)})
+    await _enqueue(runtime, retried)
     return await _reload(session, generation.id)
 
 
