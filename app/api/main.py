@@ -27,15 +27,17 @@ from app.api.routes import (
 _DEFAULT = {"dependencies": [rate_limit("default")]}
 _GENERATIONS = {"dependencies": [rate_limit("generations")]}
 
-# In matching order. Route groups and their budgets: settings.RATE_LIMITS. Login and the
-# public catalogue have no caller to count against.
+# In matching order (prefixes never overlap, so the order only decides how many routers a
+# request is checked against: the public catalogue, the hottest path, first). Route groups
+# and their budgets: settings.RATE_LIMITS. Login and the public catalogue have no caller to
+# count against.
 API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
+    (generation_models.router, {}),
     (login.router, {}),
     (users.router, _DEFAULT),
     (organizations.router, _DEFAULT),
     (api_keys.router, _DEFAULT),
     (webhooks.router, _DEFAULT),
-    (generation_models.router, {}),
     *(
         (catalogue_router, _DEFAULT)
         for catalogue_router in (
