@@ -27,17 +27,16 @@ from app.api.routes import (
 _DEFAULT = {"dependencies": [rate_limit("default")]}
 _GENERATIONS = {"dependencies": [rate_limit("generations")]}
 
-# In matching order (prefixes never overlap, so the order only decides how many routers a
-# request is checked against: the public catalogue, the hottest path, first). Route groups
-# and their budgets: settings.RATE_LIMITS. Login and the public catalogue have no caller to
-# count against.
+# In matching order. Prefixes never overlap, so the order only decides how many routers a
+# request is checked against (~4 us each in FastAPI): the busiest first, and login, whose
+# routes have no prefix to skip them by, last but one. Route groups and their budgets:
+# settings.RATE_LIMITS. Login and the public catalogue have no caller to count against.
 API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
     (generation_models.router, {}),
-    (login.router, {}),
-    (users.router, _DEFAULT),
-    (organizations.router, _DEFAULT),
-    (api_keys.router, _DEFAULT),
-    (webhooks.router, _DEFAULT),
+    (generations.router, _GENERATIONS),
+    (generation_events.router, _DEFAULT),
+    (predictions.router, _GENERATIONS),
+    (prompts.router, _DEFAULT),
     *(
         (catalogue_router, _DEFAULT)
         for catalogue_router in (
@@ -48,11 +47,12 @@ API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
             pose_presets.router,
             shooting_looks.router,
             system_prompts.router,
-            prompts.router,
         )
     ),
-    (generations.router, _GENERATIONS),
-    (generation_events.router, _DEFAULT),
-    (predictions.router, _GENERATIONS),
+    (users.router, _DEFAULT),
+    (organizations.router, _DEFAULT),
+    (api_keys.router, _DEFAULT),
+    (webhooks.router, _DEFAULT),
+    (login.router, {}),
     (utils.router, {}),
 ]
