@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from app.core.config import Settings
 from app.models.generation_model import GenerativeModel
@@ -177,14 +179,31 @@ async def test_database_connection_is_released_during_the_llm_call(
     fake_llm: FakeLLM,
     ai_core_model: dict[str, Any],
 ) -> None:
+    # Connections held by this request's task only: the shared app's background tasks
+    # (webhook polling, the sweeper) check connections out at random moments.
     pool = app.state.db.engine.sync_engine.pool
+    request_task = asyncio.current_task()
+    held: dict[int, asyncio.Task[Any] | None] = {}
+
+    def on_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        held[id(record)] = asyncio.current_task()
+
+    def on_checkin(_dbapi: Any, record: Any) -> None:
+        held.pop(id(record), None)
+
     seen: list[int] = []
 
     def reply(_system: str | None, user_text: str, _images: int) -> str:
-        seen.append(pool.checkedout())
+        seen.append(sum(1 for task in held.values() if task is request_task))
         return "enhanced"
 
     fake_llm.reply = reply
-    r = await client.post(URL, json=BODY, headers=user.headers)
+    event.listen(pool, "checkout", on_checkout)
+    event.listen(pool, "checkin", on_checkin)
+    try:
+        r = await client.post(URL, json=BODY, headers=user.headers)
+    finally:
+        event.remove(pool, "checkout", on_checkout)
+        event.remove(pool, "checkin", on_checkin)
     assert r.json()["prompts"]["full-body-front"]["prompt"] == "enhanced"
     assert seen == [0]
