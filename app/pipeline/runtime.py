@@ -256,13 +256,12 @@ class GenerationRuntime:
             # Taken over from a worker that died holding it: whatever it stored is garbage.
             # (No attempt of a claimable prediction has a recorded result.)
             await self.storage.delete_prefix(attempt_prefix(generation_id, prediction_id, ""))
-        # Announced while the work starts rather than before: the provider call need not
-        # wait for the event bus. Every later event of this prediction waits for it.
-        announced = asyncio.ensure_future(
-            self.events.status(generation, GenerationStatus.PROCESSING)
-            if claim.became_processing
-            else asyncio.sleep(0)
-        )
+        # What the start statement writes on a generation's first claim (coalesce).
+        generation.started_at = generation.started_at or now
+        # PENDING -> PROCESSING and its event happen while the work starts rather than
+        # before: the provider call waits for neither. Every later event of this prediction
+        # and the recording wait for it.
+        announced = asyncio.ensure_future(self._start_generation(generation, now))
         if claim.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
             await announced
             await self._finish_error(
@@ -341,6 +340,27 @@ class GenerationRuntime:
             heartbeat.cancel()
             self._work.pop(prediction_id, None)
             self._progress.pop(prediction_id, None)
+
+    async def _start_generation(self, generation: Generation, now: datetime) -> None:
+        if generation.status != GenerationStatus.PENDING:
+            return  # started by an earlier claim
+        try:
+            pool = await self.db.driver_pool()
+            if pool is not None:
+                started = await DriverExecutionRepository(pool).start_generation(generation.id, now)
+            else:
+                async with self.db.autocommit_sessionmaker() as session:
+                    started = await GenerationRepository(session).start_generation(
+                        generation.id, now
+                    )
+        except Exception:
+            # The work goes on; recording its outcome gives the generation its final status.
+            logger.exception("marking generation %s PROCESSING failed", generation.id)
+            return
+        if started:
+            # Of concurrent first claims of a batch, one made the change and says so.
+            generation.status = GenerationStatus.PROCESSING
+            await self.events.status(generation, GenerationStatus.PROCESSING)
 
     async def _claim(
         self, prediction_id: uuid.UUID, token: str, now: datetime, lease_until: datetime

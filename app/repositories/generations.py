@@ -18,7 +18,6 @@ from sqlalchemy import (
     BindParameter,
     Column,
     ColumnElement,
-    Select,
     Table,
     Update,
     and_,
@@ -87,8 +86,6 @@ class Claim:
     seed: int
     # How many times the prediction has been claimed since it was (re)set pending.
     deliveries: int
-    # The generation went PENDING -> PROCESSING with this claim.
-    became_processing: bool
 
 
 # The statements every prediction runs, built once: constructing SQLAlchemy statements
@@ -101,8 +98,7 @@ def _param(name: str, column: Column[Any]) -> BindParameter[Any]:
     return bindparam(name, type_=column.type)
 
 
-@cache
-def _claim_statement() -> Update:
+def _claim_base() -> Update:
     p = PREDICTION.c
     now = _param("c_now", p.updated_at)
     return (
@@ -124,45 +120,49 @@ def _claim_statement() -> Update:
             progress=0.0,
             updated_at=now,
         )
-        .returning(p.generation_id, p.seed, p.deliveries)
     )
 
 
 @cache
-def _start_generation_statement() -> Any:
-    now = _param("s_now", GENERATION.c.updated_at)
+def _claim_statement() -> Update:
+    p = PREDICTION.c
+    return _claim_base().returning(p.generation_id, p.seed, p.deliveries)
+
+
+@cache
+def _claim_with_generation_statement() -> Update:
+    # PostgreSQL's UPDATE ... FROM returns the generation's row with the claim (read, not
+    # locked) in the same round trip; SQLite cannot return another table's columns.
+    p = PREDICTION.c
     return (
-        update(Generation)
-        .where(
-            col(Generation.id) == _param("s_id", GENERATION.c.id),
-            col(Generation.status) == GenerationStatus.PENDING,
+        _claim_base()
+        .where(GENERATION.c.id == p.generation_id)
+        .returning(
+            p.seed.label("claimed_seed"), p.deliveries.label("claimed_deliveries"), *GENERATION.c
         )
-        .values(
-            status=GenerationStatus.PROCESSING,
-            started_at=func.coalesce(col(Generation.started_at), now),
-            updated_at=now,
-        )
-        .returning(Generation)
-        .execution_options(synchronize_session=False)
     )
 
 
+def _claim_from_row(row: Any) -> Claim:
+    values = dict(row)
+    seed, deliveries = values.pop("claimed_seed"), values.pop("claimed_deliveries")
+    # As the ORM would load it (no validation: the row is ours), detached.
+    return Claim(detached(Generation, values), seed, deliveries)
+
+
 @cache
-def _start_generation_core_statement() -> Update:
-    # The same UPDATE as `_start_generation_statement`, returning plain columns: the
-    # driver path builds the Generation itself.
-    orm = _start_generation_statement()
+def _start_generation_statement() -> Update:
+    g = GENERATION.c
+    now = _param("s_now", g.updated_at)
     return (
         update(GENERATION)
-        .where(*orm._where_criteria)
-        .values(dict(orm._values))
-        .returning(*GENERATION.c)
+        .where(g.id == _param("s_id", g.id), g.status == GenerationStatus.PENDING)
+        .values(
+            status=GenerationStatus.PROCESSING,
+            started_at=func.coalesce(g.started_at, now),
+            updated_at=now,
+        )
     )
-
-
-@cache
-def _generation_row_statement() -> Select[Any]:
-    return select(*GENERATION.c).where(GENERATION.c.id == _param("g_id", GENERATION.c.id))
 
 
 @lru_cache(maxsize=32)
@@ -410,14 +410,13 @@ class GenerationRepository:
         now: datetime,
         lease_until: datetime,
     ) -> Claim | None:
-        """Take a pending prediction, or one whose runner's lease ran out, and mark its
-        generation PROCESSING; None if not ours.
+        """Take a pending prediction, or one whose runner's lease ran out; None if not ours.
 
-        Meant for an autocommit session: each statement is its own transaction and holds
-        one row lock for its own duration only, so nothing here can deadlock with cancel,
-        retry or recording, which lock the generation and then its predictions. The claim is
-        one conditional UPDATE whose condition the database re-checks under the row lock: of
-        two racing claimers only one gets a row back.
+        One conditional UPDATE whose condition the database re-checks under the prediction's
+        row lock: of two racing claimers only one gets a row back. It locks nothing else, so
+        it cannot deadlock with cancel, retry or recording, which lock the generation and
+        then its predictions. The generation's PENDING -> PROCESSING is `start_generation`,
+        a statement of its own.
         """
         claimed = (
             await self.session.execute(
@@ -434,19 +433,15 @@ class GenerationRepository:
         if claimed is None:
             return None
         generation_id, seed, deliveries = claimed
-        processing = (
-            (
-                await self.session.execute(
-                    _start_generation_statement(), {"s_id": generation_id, "s_now": now}
-                )
-            )
-            .scalars()
-            .first()
+        generation = await self.session.get(Generation, generation_id)
+        return None if generation is None else Claim(generation, seed, deliveries)
+
+    async def start_generation(self, generation_id: uuid.UUID, now: datetime) -> bool:
+        """PENDING -> PROCESSING; True for the one caller that made the change."""
+        result = await self.session.execute(
+            _start_generation_statement(), {"s_id": generation_id, "s_now": now}
         )
-        generation = processing or await self.session.get(Generation, generation_id)
-        if generation is None:
-            return None
-        return Claim(generation, seed, deliveries, became_processing=processing is not None)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def renew_lease(
         self, prediction_id: uuid.UUID, token: str, lease_until: datetime, progress: float
@@ -583,35 +578,25 @@ class DriverExecutionRepository:
         now: datetime,
         lease_until: datetime,
     ) -> Claim | None:
-        """See `GenerationRepository.claim`; both statements autocommit here too."""
-        claim = driver_statement(_claim_statement())
-        start = driver_statement(_start_generation_core_statement())
+        """See `GenerationRepository.claim`; here the generation comes in the same trip."""
+        claim = driver_statement(_claim_with_generation_statement())
+        args = {
+            "c_id": prediction_id,
+            "c_now": now,
+            "c_token": token,
+            "c_owner": owner,
+            "c_until": lease_until,
+        }
         async with self.pool.acquire() as conn:
-            claimed = await conn.fetchrow(
-                claim.sql,
-                *claim.args(
-                    {
-                        "c_id": prediction_id,
-                        "c_now": now,
-                        "c_token": token,
-                        "c_owner": owner,
-                        "c_until": lease_until,
-                    }
-                ),
-            )
-            if claimed is None:
-                return None
-            generation_id, seed, deliveries = claimed
-            row = await conn.fetchrow(start.sql, *start.args({"s_id": generation_id, "s_now": now}))
-            became_processing = row is not None
-            if row is None:
-                current = driver_statement(_generation_row_statement())
-                row = await conn.fetchrow(current.sql, *current.args({"g_id": generation_id}))
-        if row is None:
-            return None
-        # As the ORM would load it (no validation: the row is ours), detached.
-        generation = detached(Generation, row)
-        return Claim(generation, seed, deliveries, became_processing=became_processing)
+            row = await conn.fetchrow(claim.sql, *claim.args(args))
+        return None if row is None else _claim_from_row(row)
+
+    async def start_generation(self, generation_id: uuid.UUID, now: datetime) -> bool:
+        """See `GenerationRepository.start_generation`."""
+        start = driver_statement(_start_generation_statement())
+        args = start.args({"s_id": generation_id, "s_now": now})
+        async with self.pool.acquire() as conn:
+            return _rowcount(await conn.execute(start.sql, *args)) > 0
 
     async def finish_single(
         self,
