@@ -8,7 +8,7 @@ from sqlmodel import col
 from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.db import Database
+from app.core.db import Database, driver_statement
 from app.models.generation_model import GenerativeModel
 
 # The public columns, in contract order; reads return plain dicts so the hot GET paths skip
@@ -46,17 +46,9 @@ _GET_QUERY = select(*PUBLIC_COLUMNS).where(col(GenerativeModel.id) == bindparam(
 _COUNT_QUERY = select(func.count()).select_from(GenerativeModel)
 
 
-# On PostgreSQL the same statements go straight to the asyncpg pool (prepared and cached
-# per connection by asyncpg itself): SQLAlchemy's per-execution compile-cache lookup, parameter
-# processing and result wrapping were most of the cost of these two hot public reads.
-_COLUMN_LIST = ", ".join(column.name for column in PUBLIC_COLUMNS)
-_TABLE = GenerativeModel.__table__.name  # type: ignore[attr-defined]
-_PG_GET_SQL = f"SELECT {_COLUMN_LIST} FROM {_TABLE} WHERE id = $1"  # noqa: S608
-_PG_LIST_SQL = (
-    f"SELECT {_COLUMN_LIST}, count(*) OVER () AS _total FROM {_TABLE} "  # noqa: S608
-    "ORDER BY created_at, id OFFSET $1 LIMIT $2"
-)
-_PG_COUNT_SQL = f"SELECT count(*) FROM {_TABLE}"  # noqa: S608
+# On PostgreSQL the same statements, compiled once, go straight to the asyncpg pool (and are
+# prepared and cached per connection by asyncpg itself): SQLAlchemy's per-execution work was
+# most of the cost of these two hot public reads.
 
 
 def _pg_row(record: Any) -> dict[str, Any]:
@@ -77,7 +69,8 @@ class PublicGenerationModelReader:
     async def get_row(self, model_id: uuid.UUID) -> dict[str, Any] | None:
         pool = await self.db.driver_pool()
         if pool is not None:
-            record = await pool.fetchrow(_PG_GET_SQL, model_id)
+            get = driver_statement(_GET_QUERY)
+            record = await pool.fetchrow(get.sql, *get.args({"id": model_id}))
             return _pg_row(record) if record is not None else None
         async with self.db.read_engine.connect() as connection:
             result = await connection.execute(_GET_QUERY, {"id": model_id})
@@ -87,14 +80,15 @@ class PublicGenerationModelReader:
     async def list_rows(self, *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         pool = await self.db.driver_pool()
         if pool is not None:
-            records = await pool.fetch(_PG_LIST_SQL, skip, limit)
+            page = driver_statement(_LIST_QUERY)
+            records = await pool.fetch(page.sql, *page.args({"skip": skip, "limit": limit}))
             if records:
                 total = records[0]["_total"]
                 rows = [_pg_row(record) for record in records]
                 for row in rows:
                     del row["_total"]
                 return rows, int(total)
-            return [], int(await pool.fetchval(_PG_COUNT_SQL))
+            return [], int(await pool.fetchval(driver_statement(_COUNT_QUERY).sql))
         # The window count returns page and total in one round trip.
         async with self.db.read_engine.connect() as connection:
             result = await connection.execute(_LIST_QUERY, {"skip": skip, "limit": limit})
