@@ -41,10 +41,9 @@ from app.pipeline.manifest import failure_manifest, success_manifest
 from app.pipeline.steps import Progress, StepFailed, StepsOutcome, prepare_inputs, run_plan
 from app.providers.registry import ProviderRegistry
 from app.repositories.generations import (
-    Claim,
-    DriverExecutionRepository,
     GenerationRepository,
     GenerationState,
+    execution_repository,
 )
 from app.storage.base import Storage
 
@@ -247,7 +246,9 @@ class GenerationRuntime:
         now = utcnow()
         token = uuid.uuid4().hex
         lease = timedelta(seconds=self.settings.GENERATION_LEASE_SECONDS)
-        claim = await self._claim(prediction_id, token, now, now + lease)
+        claim = await (await execution_repository(self.db)).claim(
+            prediction_id, token=token, owner=self.worker_id, now=now, lease_until=now + lease
+        )
         if claim is None:
             return
         generation = claim.generation
@@ -345,14 +346,9 @@ class GenerationRuntime:
         if generation.status != GenerationStatus.PENDING:
             return  # started by an earlier claim
         try:
-            pool = await self.db.driver_pool()
-            if pool is not None:
-                started = await DriverExecutionRepository(pool).start_generation(generation.id, now)
-            else:
-                async with self.db.autocommit_sessionmaker() as session:
-                    started = await GenerationRepository(session).start_generation(
-                        generation.id, now
-                    )
+            started = await (await execution_repository(self.db)).start_generation(
+                generation.id, now
+            )
         except Exception:
             # The work goes on; recording its outcome gives the generation its final status.
             logger.exception("marking generation %s PROCESSING failed", generation.id)
@@ -361,20 +357,6 @@ class GenerationRuntime:
             # Of concurrent first claims of a batch, one made the change and says so.
             generation.status = GenerationStatus.PROCESSING
             await self.events.status(generation, GenerationStatus.PROCESSING)
-
-    async def _claim(
-        self, prediction_id: uuid.UUID, token: str, now: datetime, lease_until: datetime
-    ) -> Claim | None:
-        pool = await self.db.driver_pool()
-        if pool is not None:
-            return await DriverExecutionRepository(pool).claim(
-                prediction_id, token=token, owner=self.worker_id, now=now, lease_until=lease_until
-            )
-        # Autocommit: the claim's statements are their own transactions (see `claim`).
-        async with self.db.autocommit_sessionmaker() as session:
-            return await GenerationRepository(session).claim(
-                prediction_id, token=token, owner=self.worker_id, now=now, lease_until=lease_until
-            )
 
     async def _heartbeat(
         self, prediction_id: uuid.UUID, token: str, work: asyncio.Task[StepsOutcome]
@@ -491,7 +473,10 @@ class GenerationRuntime:
             )
             error = (values.get("error_message"), values.get("error_category"))
             finished = final_values(final, now, generation.started_at, error)
-            if not await self._finish_single(generation.id, finished, prediction_id, token, values):
+            execution = await execution_repository(self.db)
+            if not await execution.finish_single(
+                generation.id, finished, prediction_id, token, values
+            ):
                 return False
         else:
             async with self.db.sessionmaker() as session:
@@ -515,27 +500,4 @@ class GenerationRuntime:
             },
             final,
         )
-        return True
-
-    async def _finish_single(
-        self,
-        generation_id: uuid.UUID,
-        generation_values: dict[str, Any],
-        prediction_id: uuid.UUID,
-        token: str,
-        prediction_values: dict[str, Any],
-    ) -> bool:
-        pool = await self.db.driver_pool()
-        if pool is not None:
-            return await DriverExecutionRepository(pool).finish_single(
-                generation_id, generation_values, prediction_id, token, prediction_values
-            )
-        async with self.db.sessionmaker() as session:
-            repo = GenerationRepository(session)
-            if not await repo.finish_generation(
-                generation_id, **generation_values
-            ) or not await repo.finish_prediction(prediction_id, token, prediction_values):
-                await session.rollback()
-                return False
-            await session.commit()
         return True
