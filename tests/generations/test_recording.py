@@ -1,0 +1,152 @@
+"""Recording a one-prediction generation's outcome in one statement (PostgreSQL driver pool):
+both rows or neither, and the generation's row lock taken before the prediction's."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from app.models.generation import GenerationStatus, PredictionStatus
+from app.pipeline.runtime import final_values
+from app.repositories.generations import DriverExecutionRepository
+from tests.generations.conftest import ModelFactory, scripted
+from tests.generations.helpers import wait_for, wait_prediction
+
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
+URL = "/api/v1/generations/"
+
+
+@pytest.fixture
+async def pool(app: Any) -> Any:
+    pool = await app.state.db.driver_pool()
+    if pool is None:
+        pytest.skip("the driver pool exists on PostgreSQL only")
+    return pool
+
+
+async def _running(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory
+) -> tuple[uuid.UUID, uuid.UUID]:
+    model = await make_model(provider_config=scripted("hang"))
+    r = await client.post(
+        URL,
+        json={"width": 64, "height": 64, "batch_size": 1, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation = r.json()
+    prediction_id = generation["predictions"][0]["id"]
+    await wait_prediction(client, prediction_id, user.headers, "GENERATING")
+    await wait_for(client, generation["id"], user.headers, statuses={"PROCESSING"})
+    return uuid.UUID(generation["id"]), uuid.UUID(prediction_id)
+
+
+def _outcome() -> tuple[dict[str, Any], dict[str, Any]]:
+    now = datetime.now(UTC)
+    generation = final_values(GenerationStatus.COMPLETED, now, now)
+    prediction = {
+        "status": PredictionStatus.COMPLETED,
+        "progress": 1.0,
+        "result_image_key": "generations/x/y.png",
+        "finished_at": now,
+        "updated_at": now,
+    }
+    return generation, prediction
+
+
+async def _state(pool: Any, generation_id: uuid.UUID, prediction_id: uuid.UUID) -> tuple[Any, ...]:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT g.status, p.status, p.result_image_key, p.lease_token "
+            "FROM generation g JOIN prediction p ON p.generation_id = g.id WHERE p.id = $1",
+            prediction_id,
+        )
+    return tuple(row)
+
+
+async def test_records_both_rows_only_for_the_lease_holder(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    pool: Any,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+) -> None:
+    generation_id, prediction_id = await _running(client, user, make_model)
+    repo = DriverExecutionRepository(pool)
+    token = (await _state(pool, generation_id, prediction_id))[3]
+    generation_values, prediction_values = _outcome()
+    try:
+        assert not await repo.finish_single(
+            generation_id, generation_values, prediction_id, "not-the-lease", prediction_values
+        )
+        assert await _state(pool, generation_id, prediction_id) == (
+            "PROCESSING",
+            "GENERATING",
+            None,
+            token,
+        )
+        assert await repo.finish_single(
+            generation_id, generation_values, prediction_id, token, prediction_values
+        )
+        assert await _state(pool, generation_id, prediction_id) == (
+            "COMPLETED",
+            "COMPLETED",
+            "generations/x/y.png",
+            None,
+        )
+    finally:
+        app.state.generation_runtime.stop_local([prediction_id])
+
+
+async def test_waits_for_a_canceller_holding_the_generation_and_then_records_nothing(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    pool: Any,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+) -> None:
+    generation_id, prediction_id = await _running(client, user, make_model)
+    token = (await _state(pool, generation_id, prediction_id))[3]
+    generation_values, prediction_values = _outcome()
+    try:
+        async with pool.acquire() as canceller:
+            transaction = canceller.transaction()
+            await transaction.start()
+            # As cancel does: the generation's row first, then its predictions.
+            await canceller.execute(
+                "SELECT id FROM generation WHERE id = $1 FOR UPDATE", generation_id
+            )
+            recording = asyncio.create_task(
+                DriverExecutionRepository(pool).finish_single(
+                    generation_id, generation_values, prediction_id, token, prediction_values
+                )
+            )
+            await asyncio.sleep(0.3)
+            assert not recording.done()
+            # Had the recorder locked the prediction before the generation, this would
+            # deadlock (and PostgreSQL would abort one side after deadlock_timeout).
+            await canceller.execute(
+                "UPDATE prediction SET status = 'CANCELLED', lease_token = NULL WHERE id = $1",
+                prediction_id,
+            )
+            await canceller.execute(
+                "UPDATE generation SET status = 'CANCELLED' WHERE id = $1", generation_id
+            )
+            await transaction.commit()
+        assert await asyncio.wait_for(recording, 10) is False
+        assert await _state(pool, generation_id, prediction_id) == (
+            "CANCELLED",
+            "CANCELLED",
+            None,
+            None,
+        )
+    finally:
+        app.state.generation_runtime.stop_local([prediction_id])
