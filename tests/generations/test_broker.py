@@ -1,0 +1,58 @@
+"""The Redis stream broker: at-least-once delivery, acknowledged by the consumer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from taskiq import BrokerMessage
+
+from app.pipeline.broker import StreamBroker, create_broker
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.redis
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def broker(database_url: str) -> AsyncIterator[StreamBroker]:
+    queue = f"test:broker:{uuid.uuid4().hex[:8]}"
+    broker = create_broker(make_settings(database_url, REDIS_URL=REDIS_URL, TASK_QUEUE_NAME=queue))
+    assert isinstance(broker, StreamBroker)
+    await broker.startup()
+    yield broker
+    await broker.shutdown()
+    async with Redis.from_url(REDIS_URL) as redis:
+        await redis.delete(queue)
+
+
+async def test_messages_are_sent_and_acknowledged_without_a_client_per_message(
+    broker: StreamBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    original = Redis.__init__
+
+    def counting_init(self: Redis, *args: object, **kwargs: object) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    listener = broker.listen()
+    monkeypatch.setattr(Redis, "__init__", counting_init)
+    for index in range(3):
+        await broker.kick(
+            BrokerMessage(task_id=str(index), task_name="t", message=b"m%d" % index, labels={})
+        )
+    received = [await anext(listener) for _ in range(3)]
+    assert [m.data for m in received] == [b"m0", b"m1", b"m2"]
+    async with Redis.from_url(REDIS_URL) as redis:
+        pending = await redis.xpending(broker.queue_name, broker.consumer_group_name)
+        assert pending["pending"] == 3
+        for message in received:
+            await message.ack()  # type: ignore[misc]
+        pending = await redis.xpending(broker.queue_name, broker.consumer_group_name)
+        assert pending["pending"] == 0
+    # The listener's own client and the one this test opened: none per message.
+    assert len(built) == 2
+    await listener.aclose()
