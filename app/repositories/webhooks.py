@@ -2,14 +2,76 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    or_,
+    update,
+)
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import driver_statement
+from app.models.generation import Generation
 from app.models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+@cache
+def _may_deliver_statement() -> Select[Any]:
+    endpoint = cast(Table, WebhookEndpoint.__table__).c  # type: ignore[attr-defined]
+    generation = cast(Table, Generation.__table__).c  # type: ignore[attr-defined]
+
+    def ids(name: str) -> Any:
+        return any_(bindparam(name, type_=ARRAY(Uuid())))
+
+    # A superset of what `active_endpoints_for` and the callback lookup would find: any
+    # active endpoint of the events' owners (whatever types it wants), any callback URL.
+    endpoints = core_select(endpoint.id).where(
+        endpoint.is_active.is_(True),
+        or_(
+            endpoint.organization_id == ids("organizations"),
+            and_(endpoint.organization_id.is_(None), endpoint.owner_id == ids("owners")),
+        ),
+    )
+    callbacks = core_select(generation.id).where(
+        generation.id == ids("finished"),
+        generation.config["callback_url"].as_string().is_not(None),
+    )
+    return core_select(or_(exists(endpoints), exists(callbacks)))
+
+
+async def may_deliver(
+    pool: Any,
+    organization_ids: Iterable[uuid.UUID],
+    owner_ids: Iterable[uuid.UUID],
+    finished_generation_ids: Iterable[uuid.UUID],
+) -> bool:
+    """Whether events of these owners (personal events: `owner_ids`; organization events:
+    `organization_ids`) and these generations' final events may need a delivery: one
+    driver-pool query that lets the dispatcher skip the transaction for most events."""
+    statement = driver_statement(_may_deliver_statement())
+    args = statement.args(
+        {
+            "organizations": list(organization_ids),
+            "owners": list(owner_ids),
+            "finished": list(finished_generation_ids),
+        }
+    )
+    async with pool.acquire() as conn:
+        return bool(await conn.fetchval(statement.sql, *args))
 
 
 class WebhookRepository:

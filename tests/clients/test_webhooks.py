@@ -362,3 +362,46 @@ async def test_stopping_survives_a_dispatcher_task_that_failed(
     finally:
         await db.dispose()
     assert "ended with an error" in caplog.text
+
+
+async def test_events_nobody_subscribed_to_cost_no_transaction(
+    client: httpx.AsyncClient, app: Any, make_user: Any, make_org: Any
+) -> None:
+    pool = await app.state.db.driver_pool()
+    if pool is None:
+        return  # SQLite: every batch takes the transaction path
+    from app.repositories.webhooks import may_deliver
+
+    owner, loner = await make_user(), await make_user()
+    org, quiet_org = await make_org(owner), await make_org(loner)
+    personal = (await create_hook(client, owner, "https://93.184.215.14/p", None)).json()
+    shared = (await create_hook(client, owner, "https://93.184.215.14/o", org["id"])).json()
+    org_id, quiet_id = uuid.UUID(org["id"]), uuid.UUID(quiet_org["id"])
+    try:
+        assert await may_deliver(pool, [], [owner.id], [])
+        assert await may_deliver(pool, [org_id], [], [])
+        assert not await may_deliver(pool, [quiet_id], [loner.id], [uuid.uuid4()])
+        # An inactive endpoint delivers nothing.
+        r = await client.patch(
+            f"/api/v1/webhooks/{personal['id']}", json={"is_active": False}, headers=owner.headers
+        )
+        assert r.status_code == 200, r.text
+        assert not await may_deliver(pool, [], [owner.id], [])
+        # Through the dispatcher: the loner's events are dropped without a session.
+        opened: list[object] = []
+        dispatcher = app.state.webhook_dispatcher
+        sessionmaker = app.state.db.sessionmaker
+        app.state.db.sessionmaker = lambda: opened.append(1) or sessionmaker()
+        try:
+            event = GenerationEvent(
+                type=EventType.GENERATION_COMPLETED, generation_id=uuid.uuid4(), owner_id=loner.id
+            )
+            assert await dispatcher.enqueue_events([event]) == 0
+            assert opened == []
+        finally:
+            app.state.db.sessionmaker = sessionmaker
+    finally:
+        for hook, params in ((personal, {}), (shared, {"organization_id": org["id"]})):
+            await client.delete(
+                f"/api/v1/webhooks/{hook['id']}", params=params, headers=owner.headers
+            )
