@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import Database, driver_statement
 from app.models.generation_model import GenerativeModel
+from app.repositories.rows import detached
 
 # The public columns, in contract order; reads return plain dicts so the hot GET paths skip
 # ORM identity-map work and a second pydantic validation of rows we wrote ourselves.
@@ -99,6 +100,17 @@ class PublicGenerationModelReader:
         for row in rows:
             del row["_total"]
         return rows, int(total)
+
+
+_ALL_QUERY = select(*GenerativeModel.__table__.c).order_by(*_ORDER)  # type: ignore[attr-defined]
+
+
+async def list_all_pooled(pool: Any) -> list[GenerativeModel]:
+    """`GenerationModelRepository.list_all` on PostgreSQL's driver pool (detached models):
+    generation requests read the whole catalogue without beginning their session's
+    transaction."""
+    records = await pool.fetch(driver_statement(_ALL_QUERY).sql)
+    return [detached(GenerativeModel, _pg_row(record)) for record in records]
 
 
 class GenerationModelRepository:

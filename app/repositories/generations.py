@@ -18,6 +18,7 @@ from sqlalchemy import (
     BindParameter,
     Column,
     ColumnElement,
+    Insert,
     Table,
     Update,
     and_,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     or_,
     select,
     update,
@@ -34,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import Database, driver_statement
 from app.models.generation import (
+    MAX_BATCH_SIZE,
     TERMINAL_GENERATION_STATUSES,
     Generation,
     GenerationStatus,
@@ -258,6 +261,33 @@ def _finish_single_statement(
         .values({key: _param(f"g_{key}", g[key]) for key in generation_keys})
         .returning(g.id)
     )
+
+
+@lru_cache(maxsize=MAX_BATCH_SIZE)
+def _insert_statement(predictions: int) -> Insert:
+    """A generation and its predictions in one statement (the generation in a CTE: foreign
+    keys are checked at the end of the statement)."""
+    new_generation = (
+        insert(GENERATION)
+        .values({c.key: _param(f"g_{c.key}", c) for c in GENERATION.c})
+        .returning(GENERATION.c.id)
+        .cte("new_generation")
+    )
+    rows = [{c.key: _param(f"p{i}_{c.key}", c) for c in PREDICTION.c} for i in range(predictions)]
+    return insert(PREDICTION).values(rows).add_cte(new_generation)
+
+
+async def insert_pooled(
+    pool: Any, generation: Generation, predictions: Sequence[Prediction]
+) -> None:
+    """`GenerationRepository.add` and a commit, as one statement on PostgreSQL's driver pool:
+    one round trip instead of BEGIN, two INSERTs and COMMIT, without the ORM's flush."""
+    statement = driver_statement(_insert_statement(len(predictions)))
+    params = {f"g_{c.key}": getattr(generation, c.key) for c in GENERATION.c}
+    for i, prediction in enumerate(predictions):
+        params |= {f"p{i}_{c.key}": getattr(prediction, c.key) for c in PREDICTION.c}
+    async with pool.acquire() as conn:
+        await conn.execute(statement.sql, *statement.args(params))
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from app.models.generation_model import GenerativeModel
 from app.pipeline.inputs import InputImageError, check_image_reference
 from app.pipeline.runtime import GenerationRuntime, generation_prefix
 from app.providers.registry import ProviderRegistry
-from app.repositories.generation_models import GenerationModelRepository
-from app.repositories.generations import GenerationFilters, GenerationRepository
+from app.repositories.generation_models import GenerationModelRepository, list_all_pooled
+from app.repositories.generations import GenerationFilters, GenerationRepository, insert_pooled
 from app.services import generation_plan as planning
 from app.services.generation_options import check_callback, parse_agentic, resolve_agentic
 from app.services.generation_prompt import resolve_prompt
@@ -113,8 +113,14 @@ async def create_generation(
             generation_type.value,
         )
     strategy, tool, _task = planning.main_route(data)
-    model_repo = GenerationModelRepository(session)
-    models = await model_repo.list_all()
+    # On PostgreSQL the catalogue read and the insert go through the driver pool, and the
+    # request's session never begins a transaction.
+    pool = await runtime.db.driver_pool()
+    models = (
+        await list_all_pooled(pool)
+        if pool is not None
+        else await GenerationModelRepository(session).list_all()
+    )
     requested: GenerativeModel | None = None
     if data.generative_models_id is not None:
         requested = next((m for m in models if m.id == data.generative_models_id), None)
@@ -206,10 +212,14 @@ async def _start(
         )
         for index, seed in enumerate(seeds)
     ]
-    await GenerationRepository(session).add(generation, predictions)
     # Committed before enqueueing: a worker must find the rows it is told to run. PENDING is
     # published before the job exists, so no worker's PROCESSING can come first.
-    await session.commit()
+    pool = await runtime.db.driver_pool()
+    if pool is not None:
+        await insert_pooled(pool, generation, predictions)
+    else:
+        await GenerationRepository(session).add(generation, predictions)
+        await session.commit()
     await runtime.events.status(generation, GenerationStatus.PENDING)
     await _enqueue(runtime, [p.id for p in predictions])
     return generation, predictions

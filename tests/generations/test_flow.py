@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 from typing import TYPE_CHECKING, Any
@@ -88,3 +89,38 @@ async def test_image_requires_authentication(client: httpx.AsyncClient, user: Te
     done = await wait_for(client, r.json()["id"], user.headers)
     url = done["predictions"][0]["result_image_url"]
     assert (await client.get(url)).status_code == 401
+
+
+async def test_creating_a_generation_on_postgresql_takes_no_orm_connection(
+    client: httpx.AsyncClient, user: TestUser, app: Any
+) -> None:
+    """The catalogue read and the insert go through the driver pool, in one statement each:
+    the request's session never begins (and never costs BEGIN/COMMIT round trips)."""
+    if await app.state.db.driver_pool() is None:
+        return  # SQLite: the session does it all
+    from sqlalchemy import event
+
+    pool = app.state.db.engine.sync_engine.pool
+    request_task = asyncio.current_task()
+    taken: list[object] = []
+
+    def on_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        if asyncio.current_task() is request_task:
+            taken.append(record)
+
+    body = {"batch_size": 2, "seed": 5, "auto_generate_prompt": False, "generated_prompt": "p"}
+    # The system prompts come from a cache the first request fills.
+    assert (await client.post(URL, json=body, headers=user.headers)).status_code == 202
+    event.listen(pool, "checkout", on_checkout)
+    try:
+        r = await client.post(URL, json=body, headers=user.headers)
+    finally:
+        event.remove(pool, "checkout", on_checkout)
+    assert r.status_code == 202, r.text
+    assert taken == []
+    created = r.json()
+    stored = (await client.get(f"{URL}{created['id']}", headers=user.headers)).json()
+    assert [p["id"] for p in stored["predictions"]] == [p["id"] for p in created["predictions"]]
+    assert [p["seed"] for p in stored["predictions"]] == [5, 6]
+    for key in ("prompt", "plan", "width", "height", "created_at", "generation_type", "config"):
+        assert stored[key] == created[key], key
