@@ -133,6 +133,18 @@ def _claim_statement() -> Update:
     return _claim_base().returning(p.generation_id, p.seed, p.deliveries)
 
 
+def _without_commit_flush() -> ColumnElement[Any]:
+    """For RETURNING: the statement's own (implicit) transaction commits without waiting
+    for its WAL to reach the disk (`SET LOCAL synchronous_commit = off`, this transaction
+    only), a few hundred microseconds less per statement.
+
+    Only for bookkeeping that a database crash may lose: a claim or a PENDING -> PROCESSING.
+    A lost claim leaves the prediction pending, so the sweeper runs it again and the lost
+    claimer's recording fails its lease check; and the recording, which does wait for the
+    disk, flushes the WAL up to itself, so a durable outcome implies a durable claim."""
+    return func.set_config("synchronous_commit", "off", True).label("async_commit")
+
+
 @cache
 def _claim_with_generation_statement() -> Update:
     # PostgreSQL's UPDATE ... FROM returns the generation's row with the claim (read, not
@@ -142,7 +154,10 @@ def _claim_with_generation_statement() -> Update:
         _claim_base()
         .where(GENERATION.c.id == p.generation_id)
         .returning(
-            p.seed.label("claimed_seed"), p.deliveries.label("claimed_deliveries"), *GENERATION.c
+            p.seed.label("claimed_seed"),
+            p.deliveries.label("claimed_deliveries"),
+            _without_commit_flush(),
+            *GENERATION.c,
         )
     )
 
@@ -150,6 +165,7 @@ def _claim_with_generation_statement() -> Update:
 def _claim_from_row(row: Any) -> Claim:
     values = dict(row)
     seed, deliveries = values.pop("claimed_seed"), values.pop("claimed_deliveries")
+    del values["async_commit"]
     # As the ORM would load it (no validation: the row is ours), detached.
     return Claim(detached(Generation, values), seed, deliveries)
 
@@ -191,6 +207,11 @@ def _start_generation_statement() -> Update:
             updated_at=now,
         )
     )
+
+
+@cache
+def _start_generation_returning_statement() -> Update:
+    return _start_generation_statement().returning(_without_commit_flush())
 
 
 @lru_cache(maxsize=32)
@@ -637,11 +658,6 @@ class GenerationRepository:
         return [row[0] for row in result.all()]
 
 
-def _rowcount(status: str) -> int:
-    # asyncpg reports "UPDATE <n>" for a statement without RETURNING.
-    return int(status.rsplit(" ", 1)[-1])
-
-
 class SessionExecutionRepository:
     """The statements every prediction runs (claim, start, record), each in a session of its
     own. `DriverExecutionRepository` is the same on PostgreSQL's driver pool."""
@@ -716,10 +732,10 @@ class DriverExecutionRepository:
 
     async def start_generation(self, generation_id: uuid.UUID, now: datetime) -> bool:
         """See `GenerationRepository.start_generation`."""
-        start = driver_statement(_start_generation_statement())
+        start = driver_statement(_start_generation_returning_statement())
         args = start.args({"s_id": generation_id, "s_now": now})
         async with self.pool.acquire() as conn:
-            return _rowcount(await conn.execute(start.sql, *args)) > 0
+            return await conn.fetchval(start.sql, *args) is not None
 
     async def finish_single(
         self,

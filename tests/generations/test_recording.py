@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from app.core.db import Database
 from app.models.generation import GenerationStatus, PredictionStatus
 from app.pipeline.runtime import final_values
 from app.repositories.generations import DriverExecutionRepository
@@ -149,4 +150,34 @@ async def test_waits_for_a_canceller_holding_the_generation_and_then_records_not
             None,
         )
     finally:
+        app.state.generation_runtime.stop_local([prediction_id])
+
+
+async def test_claims_commit_without_waiting_for_the_disk_and_leave_the_setting_behind(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    pool: Any,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+) -> None:
+    generation_id, prediction_id = await _running(client, user, make_model)
+    # The app's driver pool, with one connection: what the claim leaves on it, the next
+    # statement gets (the pool does not reset connections).
+    database = Database(app.state.settings.model_copy(update={"DB_DRIVER_POOL_SIZE": 1}))
+    single = await database.driver_pool()
+    try:
+        # A lease that ran out (as seen from the future): the claim takes the prediction over.
+        later = datetime.now(UTC) + timedelta(days=1)
+        claim = await DriverExecutionRepository(single).claim(
+            prediction_id, token="t2", owner="test", now=later, lease_until=later
+        )
+        assert claim is not None and claim.generation.id == generation_id
+        assert claim.deliveries == 2
+        # SET LOCAL: only the claim's own transaction; the connection is back to durable
+        # commits for whatever runs on it next (a recording).
+        assert await single.fetchval("SHOW synchronous_commit") == "on"
+        assert (await _state(pool, generation_id, prediction_id))[3] == "t2"
+    finally:
+        await database.dispose()
         app.state.generation_runtime.stop_local([prediction_id])
