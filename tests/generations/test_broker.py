@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -56,3 +57,37 @@ async def test_messages_are_sent_and_acknowledged_without_a_client_per_message(
     # The listener's own client and the one this test opened: none per message.
     assert len(built) == 2
     await listener.aclose()
+
+
+async def test_a_message_left_unacknowledged_is_taken_over_while_the_stream_is_idle() -> None:
+    queue = f"test:broker:{uuid.uuid4().hex[:8]}"
+
+    def consumer() -> StreamBroker:
+        return StreamBroker(
+            REDIS_URL,
+            queue_name=queue,
+            consumer_group_name=f"{queue}:workers",
+            idle_timeout=200,
+            xread_block=100,
+        )
+
+    dead, alive = consumer(), consumer()
+    await dead.startup()
+    await alive.startup()
+    try:
+        await dead.kick(BrokerMessage(task_id="1", task_name="t", message=b"job", labels={}))
+        died = dead.listen()
+        taken = await anext(died)
+        assert taken.data == b"job"  # and never acknowledged: its consumer died
+        await died.aclose()
+        # Nothing new arrives; the survivor still gets the message once it has been idle.
+        survivor = alive.listen()
+        again = await asyncio.wait_for(anext(survivor), 5)
+        assert again.data == b"job"
+        await again.ack()  # type: ignore[misc]
+        await survivor.aclose()
+    finally:
+        await dead.shutdown()
+        await alive.shutdown()
+        async with Redis.from_url(REDIS_URL) as redis:
+            await redis.delete(queue)
