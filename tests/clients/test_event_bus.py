@@ -126,6 +126,25 @@ async def test_redis_bus_replays_across_instances(
 
 
 @pytest.mark.redis
+async def test_redis_generation_streams_expire(
+    redis_buses: tuple[RedisEventBus, RedisEventBus],
+) -> None:
+    publisher, _reader = redis_buses
+    gen, other = uuid.uuid4(), uuid.uuid4()
+    await publisher.publish_many(
+        [event(gen, EventType.GENERATION_STATUS), event(other, EventType.GENERATION_STATUS)]
+    )
+    redis = publisher._redis
+    for generation_id in (gen, other):
+        key = publisher._generation_key(generation_id)
+        assert await redis.xlen(key) == 1
+        assert 0 < await redis.ttl(key) <= 60
+    # The stream of all events lives on (its length is capped instead).
+    assert await redis.ttl(publisher._all) == -1
+    await redis.delete(publisher._all, *(publisher._generation_key(g) for g in (gen, other)))
+
+
+@pytest.mark.redis
 async def test_redis_subscribers_on_another_instance_get_new_events(
     redis_buses: tuple[RedisEventBus, RedisEventBus],
 ) -> None:
