@@ -33,8 +33,9 @@ class LocalStorage(Storage):
             with open(tmp, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, path)
-        finally:
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise
 
     async def _write(self, key: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread(self._write_sync, key, data)
