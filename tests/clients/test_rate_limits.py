@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from fastapi import APIRouter
 
+from app.api.deps import CurrentPrincipal
+from app.api.main import limited
 from tests.clients.apps import app_client
 from tests.conftest import make_settings, token_headers
 
@@ -69,6 +72,26 @@ async def test_rate_limits_can_be_disabled(database_url: str, user: TestUser) ->
             r = await unlimited.get("/api/v1/users/me", headers=user.headers)
             assert r.status_code == 200
             assert "X-RateLimit-Limit" not in r.headers
+
+
+def test_a_limited_router_must_take_the_caller() -> None:
+    # Requests are counted where the caller is resolved: a route without one would be neither
+    # limited nor authenticated.
+    router = APIRouter()
+
+    @router.get("/open")
+    async def open_route() -> None:
+        return None
+
+    with pytest.raises(TypeError, match="/open"):
+        limited(router, "default")
+
+    @router.get("/mine")
+    async def mine(principal: CurrentPrincipal) -> None:
+        return None
+
+    del router.routes[0]
+    assert limited(router, "default") is router
 
 
 def test_bad_rate_limit_setting_is_refused(database_url: str) -> None:
