@@ -13,6 +13,8 @@ from typing import Generic, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import Database
+
 V = TypeVar("V")
 
 
@@ -22,14 +24,18 @@ class TtlCache(Generic[V]):
         self._entries: dict[Hashable, tuple[float, V]] = {}
 
     @staticmethod
-    def database_key(session: AsyncSession) -> str:
-        bind = session.bind
+    def database_key(source: AsyncSession | Database) -> str:
+        if isinstance(source, Database):
+            return str(source.engine.url)
+        bind = source.bind
         return str(bind.sync_engine.url) if bind is not None else ""
 
     async def get(
-        self, session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[V]]
+        self, source: AsyncSession | Database, key: Hashable, load: Callable[[], Awaitable[V]]
     ) -> V:
-        full_key = (self.database_key(session), key)
+        """The entry for `key` in the database `source` (a session, or the database itself
+        for callers that open a session only when `load` must run)."""
+        full_key = (self.database_key(source), key)
         now = time.monotonic()
         entry = self._entries.get(full_key)
         if entry is not None and entry[0] > now:

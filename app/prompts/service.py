@@ -19,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.errors import InvalidInput
 from app.models.generation import GenerationCreate
 from app.models.prompt import PromptContextRequest
@@ -27,7 +28,13 @@ from app.prompts.builders import TraceEntry, run_chain
 from app.prompts.context import LORA_KINDS, LoraOptions, PromptContext
 from app.prompts.enhancement import enhance, template_from_config
 from app.prompts.llm import release_connection, text_model
-from app.prompts.resolver import EntityRefs, Ref, ResolvedEntities, resolve_entities
+from app.prompts.resolver import (
+    EntityRefs,
+    Ref,
+    ResolvedEntities,
+    resolve_entities,
+    resolve_entities_in,
+)
 from app.providers.base import LoraSpec
 from app.services import system_prompts
 from app.services.auth import Principal
@@ -320,19 +327,15 @@ async def create_for_generation(
     return built
 
 
-async def compose(
-    session: AsyncSession,
-    scope: OwnerScope,
-    request: PromptContextRequest,
-    *,
-    pool: asyncpg.Pool | None = None,
-) -> BuiltPrompt:
+async def compose(db: Database, scope: OwnerScope, request: PromptContextRequest) -> BuiltPrompt:
+    """Read-only, and without a request session: the entities come from the driver pool (a
+    read session of their own on SQLite) and the system prompts from their cache."""
     refs = EntityRefs(
         shot_types=[Ref("shot_type_id", id=request.shot_type_id)] if request.shot_type_id else [],
         pose_preset_id=request.pose_id,
         pose_field="pose_id",
         shooting_look_id=request.shooting_look_id,
     )
-    entities = await resolve_entities(session, scope, refs, pool=pool)
-    texts = await system_prompts.texts(session, system_prompts.BASE, system_prompts.NEGATIVE)
+    entities = await resolve_entities_in(db, scope, refs)
+    texts = await system_prompts.texts(db, system_prompts.BASE, system_prompts.NEGATIVE)
     return _from_chain(_base_context(entities, texts))
