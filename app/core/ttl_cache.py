@@ -8,7 +8,8 @@ when the entry expires.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +17,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.db import Database
 
 V = TypeVar("V")
+
+
+@asynccontextmanager
+async def session_for(source: AsyncSession | Database) -> AsyncIterator[AsyncSession]:
+    """A session to load a cached value with: the caller's own, or, for a caller without
+    one, a read session opened only now that the cache needs filling."""
+    if isinstance(source, Database):
+        async with source.read_sessionmaker() as session:
+            yield session
+    else:
+        yield source
 
 
 class TtlCache(Generic[V]):

@@ -160,11 +160,10 @@ async def resolve_entities(
     session: AsyncSession,
     scope: OwnerScope,
     refs: EntityRefs,
-    *,
-    pool: asyncpg.Pool | None = None,
 ) -> ResolvedEntities:
-    """`pool`: read through the driver pool instead of `session` (see `EntitySource`)."""
-    return await _resolve_from(EntitySource(session, pool), scope, refs)
+    """The entities `refs` name, read in `session` (see `resolve_entities_in` for requests
+    without one)."""
+    return await _resolve_from(EntitySource(session), scope, refs)
 
 
 async def resolve_entities_in(

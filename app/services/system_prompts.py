@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import Database
 from app.core.errors import InvalidInput, NotFound
-from app.core.ttl_cache import TtlCache
+from app.core.ttl_cache import TtlCache, session_for
 from app.models.system_prompt import PROMPT_TYPE_PATTERN, SystemPrompt
 from app.repositories.system_prompts import SystemPromptRepository
 
@@ -98,10 +98,8 @@ async def texts(source: AsyncSession | Database, *prompt_types: str) -> dict[str
     `Database`, a session is opened only when the cache must be filled."""
 
     async def load() -> dict[str, str]:
-        if isinstance(source, Database):
-            async with source.read_sessionmaker() as session:
-                return await SystemPromptRepository(session).texts(prompt_types)
-        return await SystemPromptRepository(source).texts(prompt_types)
+        async with session_for(source) as session:
+            return await SystemPromptRepository(session).texts(prompt_types)
 
     stored = await _cache.get(source, tuple(sorted(prompt_types)), load)
     return {t: stored.get(t) or DEFAULT_SYSTEM_PROMPTS.get(t, "") for t in prompt_types}

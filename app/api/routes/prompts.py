@@ -113,9 +113,7 @@ CREATE_FOR_GENERATION_EXAMPLE = {
 )
 async def create_prompt_for_generation(
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
-    settings: SettingsDep,
     generation_data: GenerationCreate,
     organization_id: OrganizationIdQuery = None,
 ) -> Any:
@@ -127,16 +125,15 @@ async def create_prompt_for_generation(
 
     Returns: A dictionary with AI-crafted prompts for the specified shot type(s)
     """
+    # Read-only: no session dependency (see `service.create_for_generation`), and the
+    # database and settings are read off the app rather than declared as dependencies,
+    # each of which costs a walk of FastAPI's solver per request.
+    state = request.app.state
     scope = await service.resolve_request_scope(
-        session, principal, organization_id, generation_data.organization_id
+        state.db, principal, organization_id, generation_data.organization_id
     )
     built = await service.create_for_generation(
-        session,
-        scope,
-        generation_data,
-        settings=settings,
-        release_connection=True,
-        pool=await get_database(request).driver_pool(),
+        state.db, scope, generation_data, settings=state.settings
     )
     first = next(iter(built.values()))
     # Plain JSON types only: orjson skips FastAPI's generic (and slow) encoder.
