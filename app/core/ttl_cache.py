@@ -11,12 +11,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
+from weakref import WeakKeyDictionary
 
+from sqlalchemy import Engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import Database
 
 V = TypeVar("V")
+
+# Engine -> its URL as text, the part of every cache key that says which database it is.
+_URLS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 
 
 @asynccontextmanager
@@ -37,10 +42,14 @@ class TtlCache(Generic[V]):
 
     @staticmethod
     def database_key(source: AsyncSession | Database) -> str:
-        if isinstance(source, Database):
-            return str(source.engine.url)
-        bind = source.bind
-        return str(bind.sync_engine.url) if bind is not None else ""
+        engine = source.engine if isinstance(source, Database) else source.bind
+        if engine is None:
+            return ""
+        # Rendering the URL on every read cost more than the rest of a cache hit.
+        key = _URLS.get(engine.sync_engine)
+        if key is None:
+            key = _URLS[engine.sync_engine] = str(engine.sync_engine.url)
+        return key
 
     async def get(
         self, source: AsyncSession | Database, key: Hashable, load: Callable[[], Awaitable[V]]
