@@ -1,4 +1,4 @@
-"""Entity references (ids and slugs) -> catalogue rows, with one query per entity kind.
+"""Entity references (ids and slugs) -> catalogue rows, in at most two rounds of reads.
 
 Everything the request names is read at once (on PostgreSQL, in one statement); the
 shooting look and the pose preset bring references of their own (the look's extra products,
