@@ -3,7 +3,8 @@
 Everything the request names is read at once (on PostgreSQL, in one statement); the
 shooting look and the pose preset bring references of their own (the look's extra products,
 the preset's shot type), read in a second round only when there are some. Each kind is one
-`IN` query (on SQLite, where each is a statement of its own). A reference the
+`IN` query: a subquery of the round's single statement on the driver pool, a statement of its
+own in a session. A reference the
 caller cannot see (unknown, or another organization's) is a 404 naming the request field.
 """
 
