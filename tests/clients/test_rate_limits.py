@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from app.api.deps import CurrentPrincipal
 from app.api.main import limited
+from app.core import rate_limit as rate_limit_core
 from tests.clients.apps import app_client
 from tests.conftest import make_settings, token_headers
 
@@ -117,3 +118,23 @@ async def test_two_instances_share_one_redis_budget(
         assert seen == [3, 2, 1, 0]
         assert (await second.get("/api/v1/users/me", headers=headers)).status_code == 429
         assert (await first.get("/api/v1/users/me", headers=headers)).status_code == 429
+
+
+async def test_in_process_counters_keep_fixed_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(rate_limit_core.time, "time", lambda: now[0])
+    counters = rate_limit_core.InProcessCounters()
+    assert await counters.incr("a", 60) == 1
+    now[0] += 59
+    assert await counters.incr("a", 60) == 2
+    assert await counters.get_expiry("a") == 1060.0
+    assert await counters.incr("b", 60, amount=3) == 3
+    # The window ends 60 s after its first hit, then the count starts again.
+    now[0] += 1
+    assert await counters.incr("a", 60) == 1
+    assert await counters.get_expiry("a") == 1120.0
+    # Expired keys are dropped (here "b", whose window ended), not kept forever.
+    now[0] += rate_limit_core.InProcessCounters.SWEEP_SECONDS + 60
+    await counters.incr("c", 60)
+    assert set(counters._windows) == {"c"}
+    assert await counters.get_expiry("b") == now[0]
