@@ -89,7 +89,7 @@ def app_server(
         "FIRST_SUPERUSER_PASSWORD": password,
         "ENVIRONMENT": "development",
         # One credential drives thousands of requests: budgets high enough never to refuse,
-        # so the rate-limit dependency is paid but 429s are not what gets measured.
+        # so every request is still counted but 429s are not what gets measured.
         "RATE_LIMITS": '{"default": "10000000/minute", "generations": "10000000/minute"}',
     }
     log = workdir / "app.log"

@@ -10,6 +10,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.api.rate_limit import count_request
 from app.core.config import Settings
 from app.core.config import settings as default_settings
 from app.core.db import Database
@@ -17,7 +18,7 @@ from app.core.errors import Forbidden, Unauthorized
 from app.models.user import User
 from app.services import auth
 from app.services.auth import Principal
-from app.services.tenancy import OwnerScope, resolve_scope
+from app.services.tenancy import OwnerScope, resolve_scope_in
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=f"{default_settings.API_V1_STR}/login/access-token", auto_error=False
@@ -76,19 +77,20 @@ ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
 
 
 # FastAPI walks a dependency's whole sub-tree again wherever it is used, cached or not, and
-# the principal is used two or three times per request (rate limit, owner scope, route): the
-# database and settings are read off the app here rather than declared as dependencies.
-async def get_current_principal(
-    request: Request, session: SessionDep, token: TokenDep, api_key: ApiKeyDep
-) -> Principal:
+# the principal is used two or three times per request: it takes no session (it reads through
+# the database itself) and the database and settings are read off the app, so its sub-tree is
+# only the two credential schemes, which the OpenAPI document needs.
+async def get_current_principal(request: Request, token: TokenDep, api_key: ApiKeyDep) -> Principal:
+    """The authenticated caller, counted against the budget of the route's group."""
+    state = request.app.state
     if api_key:
-        return await auth.principal_from_api_key(session, api_key)
-    if token:
-        state = request.app.state
-        # The user row is read on every request, on PostgreSQL straight from the driver pool.
-        pool = await state.db.driver_pool()
-        return await auth.principal_from_token(session, state.settings, token, pool=pool)
-    raise Unauthorized("Not authenticated")
+        principal = await auth.principal_from_api_key(state.db, api_key)
+    elif token:
+        principal = await auth.principal_from_token(state.db, state.settings, token)
+    else:
+        raise Unauthorized("Not authenticated")
+    await count_request(request, principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
@@ -117,9 +119,10 @@ OrganizationIdQuery = Annotated[
 
 
 async def get_owner_scope(
-    session: SessionDep, principal: CurrentPrincipal, organization_id: OrganizationIdQuery = None
+    request: Request, principal: CurrentPrincipal, organization_id: OrganizationIdQuery = None
 ) -> OwnerScope:
-    return await resolve_scope(session, principal, organization_id)
+    # No session either: a membership check reads through the database on its own.
+    return await resolve_scope_in(request.app.state.db, principal, organization_id)
 
 
 OwnerScopeDep = Annotated[OwnerScope, Depends(get_owner_scope)]

@@ -1,8 +1,11 @@
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
-from app.api.rate_limit import rate_limit
+from app.api.deps import get_current_principal
+from app.api.rate_limit import register_group
 from app.api.routes import (
     api_keys,
     generation_events,
@@ -24,8 +27,28 @@ from app.api.routes import (
     webhooks,
 )
 
-_DEFAULT = {"dependencies": [rate_limit("default")]}
-_GENERATIONS = {"dependencies": [rate_limit("generations")]}
+
+def _takes_principal(dependant: Dependant) -> bool:
+    return any(
+        sub.call is get_current_principal or _takes_principal(sub) for sub in dependant.dependencies
+    )
+
+
+def limited(router: APIRouter, group: str) -> APIRouter:
+    """Count every request to `router` against `group`'s budget for its credential.
+
+    The count is made where the caller is resolved (`get_current_principal`), not by a
+    router-level dependency of its own: each dependency is one more walk of FastAPI's
+    solver per request. So every route here must take the caller, which also makes every
+    limited route authenticated, as the budget is per credential."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        if not _takes_principal(route.dependant):
+            raise TypeError(f"{route.path}: a rate-limited route must depend on the caller")
+        register_group(route.endpoint, group)
+    return router
+
 
 # In matching order. Prefixes never overlap, so the order only decides how many routers a
 # request is checked against (~4 us each in FastAPI): the busiest first, and login, whose
@@ -33,12 +56,12 @@ _GENERATIONS = {"dependencies": [rate_limit("generations")]}
 # settings.RATE_LIMITS. Login and the public catalogue have no caller to count against.
 API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
     (generation_models.router, {}),
-    (generations.router, _GENERATIONS),
-    (generation_events.router, _DEFAULT),
-    (predictions.router, _GENERATIONS),
-    (prompts.router, _DEFAULT),
+    (limited(generations.router, "generations"), {}),
+    (limited(generation_events.router, "default"), {}),
+    (limited(predictions.router, "generations"), {}),
+    (limited(prompts.router, "default"), {}),
     *(
-        (catalogue_router, _DEFAULT)
+        (limited(catalogue_router, "default"), {})
         for catalogue_router in (
             subjects.router,
             products.router,
@@ -49,10 +72,10 @@ API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
             system_prompts.router,
         )
     ),
-    (users.router, _DEFAULT),
-    (organizations.router, _DEFAULT),
-    (api_keys.router, _DEFAULT),
-    (webhooks.router, _DEFAULT),
+    (limited(users.router, "default"), {}),
+    (limited(organizations.router, "default"), {}),
+    (limited(api_keys.router, "default"), {}),
+    (limited(webhooks.router, "default"), {}),
     (login.router, {}),
     (utils.router, {}),
 ]

@@ -1,19 +1,25 @@
-"""Rate-limit dependency for route groups, and the middleware that puts its headers on
-every response of a limited route (errors included, which a dependency cannot reach)."""
+"""Rate limits per route group, counted where the caller is authenticated, and the middleware
+that puts their headers on every response of a limited route (errors included, which a
+dependency cannot reach)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import CurrentPrincipal
 from app.core.errors import AppError
 from app.core.rate_limit import RateLimiter
 from app.services.auth import Principal
 
 STATE_KEY = "rate_limit_headers"
+
+# Endpoint function -> the route group whose budget its requests draw from (see
+# `app.api.main.limited`). Keyed by the endpoint because that is what routing leaves in the
+# request's scope.
+_GROUPS: dict[Callable[..., Any], str] = {}
 
 
 class RateLimited(AppError):
@@ -28,24 +34,32 @@ def credential_identity(principal: Principal) -> str:
     return f"user:{principal.user.id}"
 
 
-def rate_limit(group: str) -> Any:
-    """`dependencies=[rate_limit("generations")]` on a router or route."""
+def register_group(endpoint: Callable[..., Any], group: str) -> None:
+    known = _GROUPS.setdefault(endpoint, group)
+    if known != group:
+        raise ValueError(f"{endpoint.__qualname__} is limited as {known!r} already")
 
-    async def check_rate_limit(request: Request, principal: CurrentPrincipal) -> None:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        state = await limiter.hit(group, credential_identity(principal))
-        if state is None:
-            return
-        headers = state.headers()
-        request.state.rate_limit_headers = headers
-        if not state.allowed:
-            raise RateLimited(
-                f"Rate limit exceeded: {state.limit} requests per window for this credential; "
-                f"retry in {headers['Retry-After']} s",
-                headers=headers,
-            )
 
-    return Depends(check_rate_limit)
+async def count_request(request: Request, principal: Principal) -> None:
+    """Count the request against its route group's budget for this credential; 429 past it.
+
+    Called once per request by the principal dependency: a limited route always has a
+    caller, and a separate dependency would be one more walk of FastAPI's solver."""
+    group = _GROUPS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
+    if group is None:
+        return
+    limiter: RateLimiter = request.app.state.rate_limiter
+    state = await limiter.hit(group, credential_identity(principal))
+    if state is None:
+        return
+    headers = state.headers()
+    request.state.rate_limit_headers = headers
+    if not state.allowed:
+        raise RateLimited(
+            f"Rate limit exceeded: {state.limit} requests per window for this credential; "
+            f"retry in {headers['Retry-After']} s",
+            headers=headers,
+        )
 
 
 class RateLimitHeadersMiddleware:

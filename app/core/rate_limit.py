@@ -11,9 +11,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 
 from app.core.config import Settings
 
@@ -44,17 +45,56 @@ def parse_groups(groups: dict[str, str]) -> dict[str, list[RateLimitItem]]:
     return {name: parse_many(value) for name, value in groups.items()}
 
 
-def create_storage(settings: Settings) -> Storage:
+class CounterStorage(Protocol):
+    """What the limiter needs of a storage: `limits`' async storages have it."""
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int: ...
+
+    async def get_expiry(self, key: str) -> float: ...
+
+
+class InProcessCounters:
+    """Fixed-window counters of one process, as `limits`' MemoryStorage keeps them (a window
+    starts at its first hit and lasts `expiry` seconds), without its per-hit cost: it starts
+    a task sweeping every key on nearly every increment. Here an expired window restarts when
+    its key is next hit, and expired keys are dropped at most once per SWEEP_SECONDS."""
+
+    SWEEP_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        # key -> (count, time the window ends)
+        self._windows: dict[str, tuple[int, float]] = {}
+        self._next_sweep = 0.0
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        count, ends = self._windows.get(key, (0, 0.0))
+        if ends <= now:
+            count, ends = 0, now + expiry
+            if now >= self._next_sweep:
+                self._windows = {k: w for k, w in self._windows.items() if w[1] > now}
+                self._next_sweep = now + self.SWEEP_SECONDS
+        count += amount
+        self._windows[key] = (count, ends)
+        return count
+
+    async def get_expiry(self, key: str) -> float:
+        window = self._windows.get(key)
+        return time.time() if window is None else window[1]
+
+
+def create_storage(settings: Settings) -> CounterStorage:
     if settings.REDIS_URL:
         # redis-py is already a dependency; `limits` defaults to coredis otherwise.
-        return RedisStorage(
+        storage: Storage = RedisStorage(
             f"async+{settings.REDIS_URL}", implementation="redispy", key_prefix="ratelimit"
         )
-    return MemoryStorage()
+        return storage
+    return InProcessCounters()
 
 
 class RateLimiter:
-    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
+    def __init__(self, settings: Settings, storage: CounterStorage | None = None) -> None:
         self.enabled = settings.RATE_LIMIT_ENABLED
         self.groups = parse_groups(settings.RATE_LIMITS)
         self.storage = storage or create_storage(settings)

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
-from app.core.ttl_cache import TtlCache
+from app.core.db import Database
+from app.core.ttl_cache import TtlCache, session_for
 from app.models.generation_model import GenerativeModel
 from app.providers.ai_core import build_text_provider
 from app.providers.base import InputImage, ProviderError, TextProvider
@@ -72,16 +73,20 @@ def pick_model(
 
 
 async def text_model(
-    session: AsyncSession,
+    source: AsyncSession | Database,
     settings: Settings,
     tool: GenerationTool = GenerationTool.PROMPT_GENERATION,
     *,
     vision: bool = False,
 ) -> TextModel | None:
-    async def load() -> list[GenerativeModel]:
-        return await list_ai_core_models(session)
+    """The LLM to use for `tool`; `source`: the caller's session, or the database for a
+    caller without one (a session is opened only to refill the cached model list)."""
 
-    model = pick_model(await _models.get(session, "ai_core", load), tool, vision=vision)
+    async def load() -> list[GenerativeModel]:
+        async with session_for(source) as session:
+            return await list_ai_core_models(session)
+
+    model = pick_model(await _models.get(source, "ai_core", load), tool, vision=vision)
     if model is None:
         return None
     try:

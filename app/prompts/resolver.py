@@ -1,8 +1,10 @@
-"""Entity references (ids and slugs) -> catalogue rows, with one query per entity kind.
+"""Entity references (ids and slugs) -> catalogue rows, in at most two rounds of reads.
 
-The shooting look and the pose preset are read first because they bring references of
-their own (the look's subject/products/style, the preset's shot type); then subjects,
-products, styles and shot types are each fetched with a single `IN` query. A reference the
+Everything the request names is read at once (on PostgreSQL, in one statement); the
+shooting look and the pose preset bring references of their own (the look's extra products,
+the preset's shot type), read in a second round only when there are some. Each kind is one
+`IN` query: a subquery of the round's single statement on the driver pool, a statement of its
+own in a session. A reference the
 caller cannot see (unknown, or another organization's) is a 404 naming the request field.
 """
 
@@ -17,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import Database
 from app.core.errors import NotFound
 from app.models.catalogue_base import slugify
 from app.models.pose_preset import PosePreset
@@ -25,12 +28,9 @@ from app.models.shooting_look import ShootingLook
 from app.models.shot_type import ShotType
 from app.models.style import Style
 from app.models.subject import Subject
-from app.repositories.catalogue import CatalogueRepository, find_visible_pooled
-from app.repositories.shooting_looks import (
-    LookWithEntities,
-    get_look_with_entities,
-    get_look_with_entities_pooled,
-)
+from app.repositories.catalogue import CatalogueRepository
+from app.repositories.catalogue_batch import Batch, Wanted, fetch_batch
+from app.repositories.shooting_looks import get_look_with_entities
 from app.services.tenancy import OwnerScope
 
 T = TypeVar("T", bound=SQLModel)
@@ -92,41 +92,37 @@ class EntitySource:
     """Where the rows come from: the caller's session, or, for a read-only request on
     PostgreSQL, the driver pool (no transaction, no ORM session work; detached rows).
 
-    From the pool, one connection serves all of a request's queries (taken at the first,
-    handed back by `release`): a pool round trip per query cost as much as a small query."""
+    From the pool, each `fetch` is one statement (see `fetch_batch`) on one connection, taken
+    at the first and handed back by `release`: a round trip, or a pool checkout, per entity
+    kind cost more than the queries themselves."""
 
-    def __init__(self, session: AsyncSession, pool: asyncpg.Pool | None = None) -> None:
+    def __init__(self, session: AsyncSession | None, pool: asyncpg.Pool | None = None) -> None:
+        assert session is not None or pool is not None
         self.session = session
         self.pool = pool
         self._connection: asyncpg.Connection | None = None
-
-    async def _pooled(self, pool: asyncpg.Pool) -> asyncpg.Connection:
-        if self._connection is None:
-            self._connection = await pool.acquire()
-        return self._connection
 
     async def release(self) -> None:
         if self.pool is not None and self._connection is not None:
             connection, self._connection = self._connection, None
             await self.pool.release(connection)
 
-    async def find(
-        self, scope: OwnerScope, model: type[T], ids: list[uuid.UUID], slugs: list[str]
-    ) -> list[T]:
+    async def fetch(
+        self, scope: OwnerScope, wanted: Wanted, look_id: uuid.UUID | None = None
+    ) -> Batch:
+        """The visible rows of every kind in `wanted`, and the look `look_id` if visible."""
         if self.pool is not None:
-            return await find_visible_pooled(
-                await self._pooled(self.pool), model, scope, ids=ids, slugs=slugs
-            )
-        return await CatalogueRepository(self.session, model).find_visible(
-            scope, ids=ids, slugs=slugs
-        )
-
-    async def look(self, scope: OwnerScope, look_id: uuid.UUID) -> LookWithEntities | None:
-        if self.pool is not None:
-            return await get_look_with_entities_pooled(
-                await self._pooled(self.pool), scope, look_id
-            )
-        return await get_look_with_entities(self.session, scope, look_id)
+            if self._connection is None:
+                self._connection = await self.pool.acquire()
+            return await fetch_batch(self._connection, scope, wanted, look_id)
+        assert self.session is not None
+        batch = Batch()
+        if look_id is not None:
+            batch.look = await get_look_with_entities(self.session, scope, look_id)
+        for model, (ids, slugs) in wanted.items():
+            repository = CatalogueRepository(self.session, model)
+            batch.rows[model] = await repository.find_visible(scope, ids=ids, slugs=slugs)
+        return batch
 
 
 def _not_found(label: str, ref: Ref) -> NotFound:
@@ -151,12 +147,8 @@ def _match(scope: OwnerScope, rows: Sequence[T], ref: Ref, label: str) -> T:
     raise _not_found(label, ref)
 
 
-async def _fetch(
-    source: EntitySource, scope: OwnerScope, model: type[T], refs: Sequence[Ref]
-) -> list[T]:
-    ids = [r.id for r in refs if r.id is not None]
-    slugs = [r.slug for r in refs if r.slug is not None]
-    return await source.find(scope, model, ids, slugs)
+def _wanted(refs: Sequence[Ref]) -> tuple[list[uuid.UUID], list[str]]:
+    return [r.id for r in refs if r.id is not None], [r.slug for r in refs if r.slug is not None]
 
 
 def _joined(row: T | None, label: str, field: str, value: uuid.UUID) -> T:
@@ -169,11 +161,27 @@ async def resolve_entities(
     session: AsyncSession,
     scope: OwnerScope,
     refs: EntityRefs,
-    *,
-    pool: asyncpg.Pool | None = None,
 ) -> ResolvedEntities:
-    """`pool`: read through the driver pool instead of `session` (see `EntitySource`)."""
-    source = EntitySource(session, pool)
+    """The entities `refs` name, read in `session` (see `resolve_entities_in` for requests
+    without one)."""
+    return await _resolve_from(EntitySource(session), scope, refs)
+
+
+async def resolve_entities_in(
+    db: Database, scope: OwnerScope, refs: EntityRefs
+) -> ResolvedEntities:
+    """`resolve_entities` for a request without a session of its own: on the driver pool
+    (PostgreSQL), else in a read session opened for it."""
+    pool = await db.driver_pool()
+    if pool is not None:
+        return await _resolve_from(EntitySource(None, pool), scope, refs)
+    async with db.read_sessionmaker() as session:
+        return await _resolve_from(EntitySource(session), scope, refs)
+
+
+async def _resolve_from(
+    source: EntitySource, scope: OwnerScope, refs: EntityRefs
+) -> ResolvedEntities:
     try:
         return await _resolve(source, scope, refs)
     finally:
@@ -182,60 +190,76 @@ async def resolve_entities(
 
 async def _resolve(source: EntitySource, scope: OwnerScope, refs: EntityRefs) -> ResolvedEntities:
     out = ResolvedEntities()
-    # The look comes with its own subject, main product and style (one joined query).
+    # Everything the request names goes in one fetch; what the look and the pose preset name
+    # in turn (extra products, the preset's shot type) in a second one, only when needed.
+    product_refs = [r for r in (refs.product, refs.product2) if r is not None]
+    pose_ref = None if refs.pose_preset_id is None else Ref(refs.pose_field, id=refs.pose_preset_id)
+    wanted: dict[type[Any], tuple[list[uuid.UUID], list[str]]] = {}
+    if pose_ref is not None:
+        wanted[PosePreset] = _wanted([pose_ref])
+    if refs.subject:
+        wanted[Subject] = _wanted([refs.subject])
+    if product_refs:
+        wanted[Product] = _wanted(product_refs)
+    if refs.style:
+        wanted[Style] = _wanted([refs.style])
+    if refs.shot_types:
+        wanted[ShotType] = _wanted(refs.shot_types)
+    batch = await source.fetch(scope, wanted, refs.shooting_look_id)
+
+    # The look comes with its own subject, main product and style (joined in its query).
     look_subject = look_product = look_style = None
     if refs.shooting_look_id is not None:
-        ref = Ref("shooting_look_id", id=refs.shooting_look_id)
-        found = await source.look(scope, refs.shooting_look_id)
-        if found is None:
-            raise _not_found("Shooting look", ref)
-        out.shooting_look, look_subject, look_product, look_style = found
-    if refs.pose_preset_id is not None:
-        ref = Ref(refs.pose_field, id=refs.pose_preset_id)
-        rows_p = await _fetch(source, scope, PosePreset, [ref])
-        out.pose_preset = _match(scope, rows_p, ref, "Pose preset")
+        if batch.look is None:
+            raise _not_found("Shooting look", Ref("shooting_look_id", id=refs.shooting_look_id))
+        out.shooting_look, look_subject, look_product, look_style = batch.look
+    if pose_ref is not None:
+        out.pose_preset = _match(scope, batch.rows[PosePreset], pose_ref, "Pose preset")
     look = out.shooting_look
 
-    # The request's own references win over the look's.
-    if refs.subject:
-        out.subject = _match(
-            scope, await _fetch(source, scope, Subject, [refs.subject]), refs.subject, "Subject"
-        )
-    elif look and look.subject_id:
-        out.subject = _joined(look_subject, "Subject", "shooting_look.subject_id", look.subject_id)
-
-    product_ref = refs.product
-    if product_ref is None and look and look.main_product_id:
-        out.product = _joined(
-            look_product, "Product", "shooting_look.main_product_id", look.main_product_id
-        )
     extra_refs = [
         Ref("shooting_look.extra_product_ids", id=uuid.UUID(value))
         for value in (look.extra_product_ids if look else [])
     ]
-    product_refs = [r for r in (product_ref, refs.product2, *extra_refs) if r is not None]
-    if product_refs:
-        products = await _fetch(source, scope, Product, product_refs)
-        if product_ref:
-            out.product = _match(scope, products, product_ref, "Product")
-        if refs.product2:
-            out.product2 = _match(scope, products, refs.product2, "Product")
-        # Extra products deleted since the look was saved are skipped, not an error.
-        by_id = {p.id: p for p in products}
-        out.extra_products = [by_id[r.id] for r in extra_refs if r.id in by_id]
-
-    if refs.style:
-        out.style = _match(
-            scope, await _fetch(source, scope, Style, [refs.style]), refs.style, "Style"
-        )
-    elif look and look.style_id:
-        out.style = _joined(look_style, "Style", "shooting_look.style_id", look.style_id)
-
+    products = batch.rows.get(Product, [])
+    known = {p.id for p in products}
+    later: dict[type[Any], tuple[list[uuid.UUID], list[str]]] = {}
+    if any(r.id not in known for r in extra_refs):
+        later[Product] = _wanted([r for r in extra_refs if r.id not in known])
     shot_refs = list(refs.shot_types)
     if not shot_refs and out.pose_preset is not None:
         shot_refs = [Ref(refs.pose_field, id=out.pose_preset.shot_type_id)]
+        later[ShotType] = _wanted(shot_refs)
+    if later:
+        more = await source.fetch(scope, later)
+        products = products + more.rows.get(Product, [])
+        batch.rows.setdefault(ShotType, []).extend(more.rows.get(ShotType, []))
+
+    # The request's own references win over the look's.
+    if refs.subject:
+        out.subject = _match(scope, batch.rows[Subject], refs.subject, "Subject")
+    elif look and look.subject_id:
+        out.subject = _joined(look_subject, "Subject", "shooting_look.subject_id", look.subject_id)
+
+    if refs.product:
+        out.product = _match(scope, products, refs.product, "Product")
+    elif look and look.main_product_id:
+        out.product = _joined(
+            look_product, "Product", "shooting_look.main_product_id", look.main_product_id
+        )
+    if refs.product2:
+        out.product2 = _match(scope, products, refs.product2, "Product")
+    # Extra products deleted since the look was saved are skipped, not an error.
+    by_id = {p.id: p for p in products}
+    out.extra_products = [by_id[r.id] for r in extra_refs if r.id in by_id]
+
+    if refs.style:
+        out.style = _match(scope, batch.rows[Style], refs.style, "Style")
+    elif look and look.style_id:
+        out.style = _joined(look_style, "Style", "shooting_look.style_id", look.style_id)
+
     if shot_refs:
-        shot_rows = await _fetch(source, scope, ShotType, shot_refs)
+        shot_rows = batch.rows.get(ShotType, [])
         resolved = [_match(scope, shot_rows, ref, "Shot type") for ref in shot_refs]
         out.shot_types = list({row.id: row for row in resolved}.values())
     return out

@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.errors import InvalidInput
 from app.models.generation import GenerationCreate
 from app.models.prompt import PromptContextRequest
@@ -26,12 +26,18 @@ from app.models.shot_type import ShotType
 from app.prompts.builders import TraceEntry, run_chain
 from app.prompts.context import LORA_KINDS, LoraOptions, PromptContext
 from app.prompts.enhancement import enhance, template_from_config
-from app.prompts.llm import release_connection, text_model
-from app.prompts.resolver import EntityRefs, Ref, ResolvedEntities, resolve_entities
+from app.prompts.llm import text_model
+from app.prompts.resolver import (
+    EntityRefs,
+    Ref,
+    ResolvedEntities,
+    resolve_entities,
+    resolve_entities_in,
+)
 from app.providers.base import LoraSpec
 from app.services import system_prompts
 from app.services.auth import Principal
-from app.services.tenancy import OwnerScope, resolve_scope
+from app.services.tenancy import OwnerScope, resolve_scope_in
 
 PromptSource = Literal["chain", "llm", "user"]
 DEFAULT_KEY = "default"
@@ -83,7 +89,7 @@ def lora_dict(spec: LoraSpec) -> dict[str, Any]:
 
 
 async def resolve_request_scope(
-    session: AsyncSession,
+    db: Database,
     principal: Principal,
     query_organization_id: uuid.UUID | None,
     body_organization_id: uuid.UUID | None,
@@ -99,7 +105,7 @@ async def resolve_request_scope(
             "does not match the organization_id query parameter",
             str(body_organization_id),
         )
-    return await resolve_scope(session, principal, query_organization_id or body_organization_id)
+    return await resolve_scope_in(db, principal, query_organization_id or body_organization_id)
 
 
 # --- GenerationCreate -> references and context ------------------------------------------
@@ -225,38 +231,39 @@ def _build_one(data: GenerationCreate, ctx: PromptContext) -> BuiltPrompt:
 
 
 async def _load(
-    session: AsyncSession,
+    source: AsyncSession | Database,
     scope: OwnerScope,
     data: GenerationCreate,
     shot_type: str | None,
-    pool: asyncpg.Pool | None = None,
 ) -> tuple[ResolvedEntities, dict[str, str]]:
-    entities = await resolve_entities(session, scope, generation_refs(data, shot_type), pool=pool)
+    """`source`: the caller's session, or the database for a read-only request without one
+    (entities on the driver pool, or a read session of their own on SQLite)."""
+    refs = generation_refs(data, shot_type)
+    if isinstance(source, Database):
+        entities = await resolve_entities_in(source, scope, refs)
+    else:
+        entities = await resolve_entities(source, scope, refs)
     texts = await system_prompts.texts(
-        session, system_prompts.BASE, system_prompts.NEGATIVE, system_prompts.ENHANCEMENT
+        source, system_prompts.BASE, system_prompts.NEGATIVE, system_prompts.ENHANCEMENT
     )
     return entities, texts
 
 
 async def _enhance_all(
-    session: AsyncSession,
+    source: AsyncSession | Database,
     settings: Settings,
     data: GenerationCreate,
     texts: dict[str, str],
     prompts: list[BuiltPrompt],
-    *,
-    release: bool = False,
 ) -> None:
     """Send chain-built prompts to the LLM when one is configured; keep them on failure."""
     template = template_from_config(data.config)
     candidates = [p for p in prompts if p.source == "chain" and data.auto_generate_prompt]
     if not candidates:
         return
-    model = await text_model(session, settings)
+    model = await text_model(source, settings)
     if model is None:
         return
-    if release:
-        await release_connection(session)
     results = await asyncio.gather(
         *(
             enhance(
@@ -295,44 +302,31 @@ async def build_generation_prompt(
 
 
 async def create_for_generation(
-    session: AsyncSession,
-    scope: OwnerScope,
-    data: GenerationCreate,
-    *,
-    settings: Settings,
-    release_connection: bool = False,
-    pool: asyncpg.Pool | None = None,
+    db: Database, scope: OwnerScope, data: GenerationCreate, *, settings: Settings
 ) -> dict[str, BuiltPrompt]:
     """One prompt per requested shot type, keyed by the shot type's slug.
 
-    `release_connection`: end the (read-only) transaction before calling the LLM.
-    `pool`: resolve the entities on the driver pool (a read-only request on PostgreSQL)."""
-    entities, texts = await _load(session, scope, data, None, pool)
+    Read-only, and without a request session (so none is held while an LLM answers)."""
+    entities, texts = await _load(db, scope, data, None)
     ctx = generation_context(data, entities, texts)
     shot_types: list[ShotType | None] = list(entities.shot_types) or [None]
     built: dict[str, BuiltPrompt] = {}
     for shot in shot_types:
         key = shot.slug if shot is not None else DEFAULT_KEY
         built[key] = _build_one(data, ctx.with_shot_type(shot))
-    await _enhance_all(
-        session, settings, data, texts, list(built.values()), release=release_connection
-    )
+    await _enhance_all(db, settings, data, texts, list(built.values()))
     return built
 
 
-async def compose(
-    session: AsyncSession,
-    scope: OwnerScope,
-    request: PromptContextRequest,
-    *,
-    pool: asyncpg.Pool | None = None,
-) -> BuiltPrompt:
+async def compose(db: Database, scope: OwnerScope, request: PromptContextRequest) -> BuiltPrompt:
+    """Read-only, and without a request session: the entities come from the driver pool (a
+    read session of their own on SQLite) and the system prompts from their cache."""
     refs = EntityRefs(
         shot_types=[Ref("shot_type_id", id=request.shot_type_id)] if request.shot_type_id else [],
         pose_preset_id=request.pose_id,
         pose_field="pose_id",
         shooting_look_id=request.shooting_look_id,
     )
-    entities = await resolve_entities(session, scope, refs, pool=pool)
-    texts = await system_prompts.texts(session, system_prompts.BASE, system_prompts.NEGATIVE)
+    entities = await resolve_entities_in(db, scope, refs)
+    texts = await system_prompts.texts(db, system_prompts.BASE, system_prompts.NEGATIVE)
     return _from_chain(_base_context(entities, texts))

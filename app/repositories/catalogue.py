@@ -10,14 +10,12 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import ColumnElement, bindparam, func, or_, over
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.repositories.rows import column_names, detached
 from app.services.tenancy import OwnerScope, ScopeShape, scoped_condition
 
 T = TypeVar("T", bound=SQLModel)
@@ -72,49 +70,6 @@ def pg_visible_sql(table: Any, shape: ScopeShape, alias: str) -> str:
     if "public" in table.c:
         return f"({condition} OR {alias}.public)"
     return condition
-
-
-def pg_columns_sql(model: type[Any], alias: str) -> str:
-    return ", ".join(f'{alias}."{name}"' for name in column_names(model))
-
-
-_PG_FIND_SQL: dict[tuple[type[Any], ScopeShape], str] = {}
-
-
-def _pg_find_sql(model: type[Any], shape: ScopeShape) -> str:
-    sql = _PG_FIND_SQL.get((model, shape))
-    if sql is None:
-        table = model.__table__
-        first = 1 if shape == "all" else 2
-        wanted = f"t.id = ANY(${first}::uuid[])"
-        if "slug" in table.c:
-            wanted = f"({wanted} OR t.slug = ANY(${first + 1}::text[]))"
-        sql = _PG_FIND_SQL[(model, shape)] = (
-            f'SELECT {pg_columns_sql(model, "t")} FROM "{table.name}" AS t '  # noqa: S608
-            f"WHERE {pg_visible_sql(table, shape, 't')} AND {wanted}"
-        )
-    return sql
-
-
-async def find_visible_pooled(
-    connection: asyncpg.Connection | asyncpg.Pool,
-    model: type[T],
-    scope: OwnerScope,
-    *,
-    ids: Iterable[uuid.UUID] = (),
-    slugs: Iterable[str] = (),
-) -> list[T]:
-    """`CatalogueRepository.find_visible` on the driver pool, for read-only requests: no
-    session, no transaction, and none of SQLAlchemy's per-execution work."""
-    id_list, slug_list = list(dict.fromkeys(ids)), list(dict.fromkeys(slugs))
-    if not id_list and not slug_list:
-        return []
-    args = pg_scope_args(scope)
-    args.append(id_list)
-    if "slug" in model.__table__.c:  # type: ignore[attr-defined]
-        args.append(slug_list)
-    records = await connection.fetch(_pg_find_sql(model, scope.shape), *args)
-    return [detached(model, record) for record in records]
 
 
 class DuplicateRow(Exception):

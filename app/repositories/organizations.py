@@ -2,11 +2,24 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models.organization import Organization, OrganizationMember
 from app.models.user import User
+
+
+async def is_member_pooled(
+    pool: asyncpg.Pool, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    """Membership read on the driver pool, for checks made outside any session."""
+    found = await pool.fetchval(
+        "SELECT TRUE FROM organization_member WHERE organization_id = $1 AND user_id = $2",
+        organization_id,
+        user_id,
+    )
+    return found is not None
 
 
 class OrganizationRepository:

@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import security
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.errors import BadRequest, Forbidden, Unauthorized
 from app.models.api_key import ApiKey
 from app.models.user import User
@@ -58,21 +58,21 @@ async def login(session: AsyncSession, settings: Settings, email: str, password:
     return Token(access_token=token, expires_in=int(expires.total_seconds()))
 
 
-async def principal_from_token(
-    session: AsyncSession, settings: Settings, token: str, *, pool: asyncpg.Pool | None = None
-) -> Principal:
+async def principal_from_token(db: Database, settings: Settings, token: str) -> Principal:
     """The token's user, read afresh on every request (`is_active`, `is_superuser` are never
-    remembered). With `pool` (PostgreSQL) the row is read without the session, and
-    `Principal.user` is detached: see `attach_user`."""
+    remembered), outside the request's session: `Principal.user` is detached (see
+    `attach_user`). On PostgreSQL the row comes straight from the driver pool."""
     try:
         subject = security.decode_access_token(token, settings.secret_key)
         user_id = uuid.UUID(subject)
     except (security.InvalidTokenError, ValueError) as exc:
         raise Unauthorized("Could not validate credentials") from exc
+    pool = await db.driver_pool()
     if pool is not None:
         user = await user_rows.get_detached(pool, user_id)
     else:
-        user = await UserRepository(session).get(user_id)
+        async with db.read_sessionmaker() as session:
+            user = await UserRepository(session).get(user_id)
     if user is None:
         raise Unauthorized("Could not validate credentials")
     if not user.is_active:
@@ -90,7 +90,15 @@ def attach_user(session: AsyncSession, principal: Principal) -> User:
     return user
 
 
-async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
+async def principal_from_api_key(db: Database, key: str) -> Principal:
+    """The key and its owner, read outside the request's session (like a token's,
+    `Principal.user` is detached: see `attach_user`). Each statement commits on its own, so
+    the key's use is recorded whatever becomes of the request."""
+    async with db.autocommit_sessionmaker() as session:
+        return await _principal_from_api_key(session, key)
+
+
+async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     repo = ApiKeyRepository(session)
     found = await repo.get_active_with_owner(security.api_key_digest(key))
     if found is None:

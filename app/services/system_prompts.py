@@ -10,8 +10,9 @@ import re
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import Database
 from app.core.errors import InvalidInput, NotFound
-from app.core.ttl_cache import TtlCache
+from app.core.ttl_cache import TtlCache, session_for
 from app.models.system_prompt import PROMPT_TYPE_PATTERN, SystemPrompt
 from app.repositories.system_prompts import SystemPromptRepository
 
@@ -92,13 +93,15 @@ async def put_prompt(session: AsyncSession, prompt_type: str, text: str) -> Syst
     return saved
 
 
-async def texts(session: AsyncSession, *prompt_types: str) -> dict[str, str]:
-    """Stored texts, falling back to the defaults for rows that do not exist."""
+async def texts(source: AsyncSession | Database, *prompt_types: str) -> dict[str, str]:
+    """Stored texts, falling back to the defaults for rows that do not exist. With a
+    `Database`, a session is opened only when the cache must be filled."""
 
     async def load() -> dict[str, str]:
-        return await SystemPromptRepository(session).texts(prompt_types)
+        async with session_for(source) as session:
+            return await SystemPromptRepository(session).texts(prompt_types)
 
-    stored = await _cache.get(session, tuple(sorted(prompt_types)), load)
+    stored = await _cache.get(source, tuple(sorted(prompt_types)), load)
     return {t: stored.get(t) or DEFAULT_SYSTEM_PROMPTS.get(t, "") for t in prompt_types}
 
 

@@ -8,14 +8,16 @@ organization (or personal space) they were created for.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, bindparam, true
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import Database
 from app.core.errors import Forbidden
-from app.repositories.organizations import OrganizationRepository
+from app.repositories.organizations import OrganizationRepository, is_member_pooled
 from app.services.auth import Principal
 
 ScopeShape = Literal["all", "organization", "personal"]
@@ -83,8 +85,20 @@ async def is_member(session: AsyncSession, organization_id: uuid.UUID, user_id: 
     )
 
 
-async def resolve_scope(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID | None
+async def is_member_in(db: Database, organization_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """`is_member` without a session: on the driver pool (PostgreSQL), else a read session."""
+    pool = await db.driver_pool()
+    if pool is not None:
+        return await is_member_pooled(pool, organization_id, user_id)
+    async with db.read_sessionmaker() as session:
+        return await is_member(session, organization_id, user_id)
+
+
+MembershipCheck = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
+
+
+async def _resolve(
+    principal: Principal, organization_id: uuid.UUID | None, member: MembershipCheck
 ) -> OwnerScope:
     user_id = principal.user.id
     if principal.api_key is not None:
@@ -95,6 +109,21 @@ async def resolve_scope(
         return OwnerScope(user_id=user_id, organization_id=key_org)
     if organization_id is None:
         return OwnerScope(user_id=user_id, organization_id=None, all_rows=principal.is_superuser)
-    if not principal.is_superuser and not await is_member(session, organization_id, user_id):
+    if not principal.is_superuser and not await member(organization_id, user_id):
         raise Forbidden()
     return OwnerScope(user_id=user_id, organization_id=organization_id)
+
+
+async def resolve_scope(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID | None
+) -> OwnerScope:
+    return await _resolve(
+        principal, organization_id, lambda org, user: is_member(session, org, user)
+    )
+
+
+async def resolve_scope_in(
+    db: Database, principal: Principal, organization_id: uuid.UUID | None
+) -> OwnerScope:
+    """`resolve_scope` for callers without a session (the request dependencies)."""
+    return await _resolve(principal, organization_id, lambda org, user: is_member_in(db, org, user))

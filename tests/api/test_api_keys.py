@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,6 +45,18 @@ async def test_api_key_authenticates_and_records_use(
     created = await _create_key(client, user)
     r = await client.get("/api/v1/users/me", headers={"X-API-Key": created["key"]})
     assert r.status_code == 200 and r.json()["id"] == str(user.id)
+    listed = (await client.get(KEYS, headers=user.headers)).json()["data"][0]
+    assert listed["last_used_at"] is not None
+
+
+async def test_use_is_recorded_even_when_the_request_fails(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    # The key is resolved (and its use recorded) outside the request's transaction, which an
+    # error rolls back.
+    created = await _create_key(client, user)
+    r = await client.get(f"/api/v1/subjects/{uuid.uuid4()}", headers={"X-API-Key": created["key"]})
+    assert r.status_code == 404
     listed = (await client.get(KEYS, headers=user.headers)).json()["data"][0]
     assert listed["last_used_at"] is not None
 

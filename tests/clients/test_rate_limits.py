@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from fastapi import APIRouter
 
+from app.api.deps import CurrentPrincipal
+from app.api.main import limited
+from app.core import rate_limit as rate_limit_core
 from tests.clients.apps import app_client
 from tests.conftest import make_settings, token_headers
 
@@ -71,6 +75,26 @@ async def test_rate_limits_can_be_disabled(database_url: str, user: TestUser) ->
             assert "X-RateLimit-Limit" not in r.headers
 
 
+def test_a_limited_router_must_take_the_caller() -> None:
+    # Requests are counted where the caller is resolved: a route without one would be neither
+    # limited nor authenticated.
+    router = APIRouter()
+
+    @router.get("/open")
+    async def open_route() -> None:
+        return None
+
+    with pytest.raises(TypeError, match="/open"):
+        limited(router, "default")
+
+    @router.get("/mine")
+    async def mine(principal: CurrentPrincipal) -> None:
+        return None
+
+    del router.routes[0]
+    assert limited(router, "default") is router
+
+
 def test_bad_rate_limit_setting_is_refused(database_url: str) -> None:
     with pytest.raises(ValueError, match="RATE_LIMITS"):
         make_settings(database_url, RATE_LIMITS={"default": "lots"})
@@ -94,3 +118,23 @@ async def test_two_instances_share_one_redis_budget(
         assert seen == [3, 2, 1, 0]
         assert (await second.get("/api/v1/users/me", headers=headers)).status_code == 429
         assert (await first.get("/api/v1/users/me", headers=headers)).status_code == 429
+
+
+async def test_in_process_counters_keep_fixed_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(rate_limit_core.time, "time", lambda: now[0])
+    counters = rate_limit_core.InProcessCounters()
+    assert await counters.incr("a", 60) == 1
+    now[0] += 59
+    assert await counters.incr("a", 60) == 2
+    assert await counters.get_expiry("a") == 1060.0
+    assert await counters.incr("b", 60, amount=3) == 3
+    # The window ends 60 s after its first hit, then the count starts again.
+    now[0] += 1
+    assert await counters.incr("a", 60) == 1
+    assert await counters.get_expiry("a") == 1120.0
+    # Expired keys are dropped (here "b", whose window ended), not kept forever.
+    now[0] += rate_limit_core.InProcessCounters.SWEEP_SECONDS + 60
+    await counters.incr("c", 60)
+    assert set(counters._windows) == {"c"}
+    assert await counters.get_expiry("b") == now[0]

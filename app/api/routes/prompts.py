@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app.api.deps import (
     CurrentPrincipal,
@@ -113,9 +113,7 @@ CREATE_FOR_GENERATION_EXAMPLE = {
 )
 async def create_prompt_for_generation(
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
-    settings: SettingsDep,
     generation_data: GenerationCreate,
     organization_id: OrganizationIdQuery = None,
 ) -> Any:
@@ -127,16 +125,15 @@ async def create_prompt_for_generation(
 
     Returns: A dictionary with AI-crafted prompts for the specified shot type(s)
     """
+    # Read-only: no session dependency (see `service.create_for_generation`), and the
+    # database and settings are read off the app rather than declared as dependencies,
+    # each of which costs a walk of FastAPI's solver per request.
+    state = request.app.state
     scope = await service.resolve_request_scope(
-        session, principal, organization_id, generation_data.organization_id
+        state.db, principal, organization_id, generation_data.organization_id
     )
     built = await service.create_for_generation(
-        session,
-        scope,
-        generation_data,
-        settings=settings,
-        release_connection=True,
-        pool=await get_database(request).driver_pool(),
+        state.db, scope, generation_data, settings=state.settings
     )
     first = next(iter(built.values()))
     # Plain JSON types only: orjson skips FastAPI's generic (and slow) encoder.
@@ -149,20 +146,19 @@ async def create_prompt_for_generation(
     )
 
 
-@router.post("/compose", summary="Compose Prompt")
+@router.post("/compose", summary="Compose Prompt", response_model=ComposedPromptResponse)
 async def compose_prompt(
-    http_request: Request, session: SessionDep, scope: OwnerScopeDep, request: PromptContextRequest
-) -> ComposedPromptResponse:
+    http_request: Request, scope: OwnerScopeDep, request: PromptContextRequest
+) -> Response:
     """Compose a prompt by running the base system prompt through the builder pipeline.
 
     Accepts optional entity IDs (shot_type_id, pose_id, etc.) in the request body. Each ID is
     resolved to its model and passed to the ordered builder chain."""
-    # Read-only: on PostgreSQL the entities come from the driver pool, so the session only
-    # ever serves the (cached) system prompts. The pool is taken off the app, not declared
-    # as a dependency: each dependency costs a walk of FastAPI's solver per request.
-    pool = await get_database(http_request).driver_pool()
-    built = await service.compose(session, scope, request, pool=pool)
-    return ComposedPromptResponse(prompt=built.prompt)
+    # No session dependency: compose reads without one (see `service.compose`), and a
+    # session's creation and its generator dependency cost more than the request's queries.
+    built = await service.compose(get_database(http_request), scope, request)
+    # The response model documents the shape; orjson writes it without validating it again.
+    return OrjsonResponse({"prompt": built.prompt})
 
 
 EDITING_EXAMPLE = {
