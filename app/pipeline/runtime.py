@@ -259,12 +259,8 @@ class GenerationRuntime:
             await self.storage.delete_prefix(attempt_prefix(generation_id, prediction_id, ""))
         # What the start statement writes on a generation's first claim (coalesce).
         generation.started_at = generation.started_at or now
-        # PENDING -> PROCESSING and its event happen while the work starts rather than
-        # before: the provider call waits for neither. Every later event of this prediction
-        # and the recording wait for it.
-        announced = asyncio.ensure_future(self._start_generation(generation, now))
         if claim.deliveries > self.settings.GENERATION_MAX_DELIVERIES:
-            await announced
+            await self._start_generation(generation, now)
             await self._finish_error(
                 generation,
                 prediction_id,
@@ -294,6 +290,11 @@ class GenerationRuntime:
         work = asyncio.create_task(
             run_prediction_work(self.registry, self.settings, generation, claim.seed, on_progress)
         )
+        # PENDING -> PROCESSING and its event happen while the work starts rather than
+        # before: created after the work's task, it runs when the work first waits (on the
+        # provider, at the latest), and the work waits for neither. Every later event of
+        # this prediction and the recording wait for it.
+        announced = asyncio.ensure_future(self._start_generation(generation, now))
         self._work[prediction_id] = work
         heartbeat = asyncio.create_task(self._heartbeat(prediction_id, token, work))
         try:
