@@ -62,9 +62,9 @@ async def idempotency(
             "must be 1-255 printable ASCII characters without spaces",
             idempotency_key,
         )
-    # The claim commits in a transaction of its own. Whatever authentication wrote in this
-    # request's transaction is committed first so that, on SQLite, the claim never waits on
-    # a write lock held by its own request.
+    # The claim commits in a transaction of its own. Whatever this request's session has
+    # begun so far ends first so that, on SQLite, the claim never waits on a lock held by
+    # its own request.
     await session.commit()
     db: Database = request.app.state.db
     outcome = await service.begin(
