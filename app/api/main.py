@@ -1,5 +1,3 @@
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -54,14 +52,14 @@ def limited(router: APIRouter, group: str) -> APIRouter:
 # request is checked against (~4 us each in FastAPI): the busiest first, and login, whose
 # routes have no prefix to skip them by, last but one. Route groups and their budgets:
 # settings.RATE_LIMITS. Login and the public catalogue have no caller to count against.
-API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
-    (generation_models.router, {}),
-    (limited(generations.router, "generations"), {}),
-    (limited(generation_events.router, "default"), {}),
-    (limited(predictions.router, "generations"), {}),
-    (limited(prompts.router, "default"), {}),
+API_ROUTERS: list[APIRouter] = [
+    generation_models.router,
+    limited(generations.router, "generations"),
+    limited(generation_events.router, "default"),
+    limited(predictions.router, "generations"),
+    limited(prompts.router, "default"),
     *(
-        (limited(catalogue_router, "default"), {})
+        limited(catalogue_router, "default")
         for catalogue_router in (
             subjects.router,
             products.router,
@@ -72,10 +70,10 @@ API_ROUTERS: list[tuple[APIRouter, dict[str, Any]]] = [
             system_prompts.router,
         )
     ),
-    (limited(users.router, "default"), {}),
-    (limited(organizations.router, "default"), {}),
-    (limited(api_keys.router, "default"), {}),
-    (limited(webhooks.router, "default"), {}),
-    (login.router, {}),
-    (utils.router, {}),
+    limited(users.router, "default"),
+    limited(organizations.router, "default"),
+    limited(api_keys.router, "default"),
+    limited(webhooks.router, "default"),
+    login.router,
+    utils.router,
 ]

@@ -7,8 +7,6 @@ route. With ~20 routers that was most of the CPU an ordinary request cost.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Match
 from starlette.types import Scope
@@ -24,12 +22,10 @@ class PrefixGuardedRouter(APIRouter):
         return super().matches(scope)
 
 
-def include_routers(
-    app: FastAPI, prefix: str, routers: list[tuple[APIRouter, dict[str, Any]]]
-) -> None:
+def include_routers(app: FastAPI, prefix: str, routers: list[APIRouter]) -> None:
     """Include each router straight into the app: every nesting level repeats the matching."""
-    for router, options in routers:
+    for router in routers:
         if type(router) is APIRouter:
             # The guard only overrides matching, so the router's state is valid as is.
             router.__class__ = PrefixGuardedRouter
-        app.include_router(router, prefix=prefix, **options)
+        app.include_router(router, prefix=prefix)

@@ -18,12 +18,12 @@ def _scope(path: str) -> dict[str, Any]:
 
 
 def test_every_prefixed_router_is_guarded(app: Any) -> None:
-    for router, _ in API_ROUTERS:
+    for router in API_ROUTERS:
         assert isinstance(router, PrefixGuardedRouter)
 
 
 def test_guard_refuses_a_path_without_the_prefix(app: Any) -> None:
-    router = next(r for r, _ in API_ROUTERS if r.prefix == "/generation-models")
+    router = next(r for r in API_ROUTERS if r.prefix == "/generation-models")
     assert router.matches(_scope("/api/v1/utils/health-check/")) == (Match.NONE, {})
 
 
