@@ -145,7 +145,9 @@ async def test_generations_complete_exactly_once_when_a_worker_dies(
         json={
             "name": "slow remote",
             "provider": "fal_standard",
-            "provider_config": {"additional_static_params": {"mode": "ok", "delay": 0.15}},
+            # Long enough that the run is still going when worker-a is killed: 100 jobs on
+            # 2 x 4 slots take ~4 s, however fast the pipeline around them.
+            "provider_config": {"additional_static_params": {"mode": "ok", "delay": 0.3}},
             "tool_types": ["BASE_GENERATION"],
         },
         headers=headers,
