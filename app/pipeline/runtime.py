@@ -346,18 +346,20 @@ class GenerationRuntime:
     async def _start_generation(self, generation: Generation, now: datetime) -> None:
         if generation.status != GenerationStatus.PENDING:
             return  # started by an earlier claim
+
+        async def announce() -> None:
+            generation.status = GenerationStatus.PROCESSING
+            await self.events.status(generation, GenerationStatus.PROCESSING)
+
         try:
-            started = await (await execution_repository(self.db)).start_generation(
-                generation.id, now
+            # Of concurrent first claims of a batch, one makes the change and says so, and
+            # the others return only once it has (see `start_generation`).
+            await (await execution_repository(self.db)).start_generation(
+                generation.id, now, announce, batch=generation.batch_size > 1
             )
         except Exception:
             # The work goes on; recording its outcome gives the generation its final status.
             logger.exception("marking generation %s PROCESSING failed", generation.id)
-            return
-        if started:
-            # Of concurrent first claims of a batch, one made the change and says so.
-            generation.status = GenerationStatus.PROCESSING
-            await self.events.status(generation, GenerationStatus.PROCESSING)
 
     async def _heartbeat(
         self, prediction_id: uuid.UUID, token: str, work: asyncio.Task[StepsOutcome]

@@ -8,7 +8,7 @@ never produces two results.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -96,6 +96,9 @@ class Claim:
 # costs more CPU than executing them, and the worker runs these for every prediction.
 PREDICTION = cast(Table, Prediction.__table__)  # type: ignore[attr-defined]
 GENERATION = cast(Table, Generation.__table__)  # type: ignore[attr-defined]
+
+# Publishes PENDING -> PROCESSING; `start_generation` decides when.
+Announce = Callable[[], Awaitable[None]]
 
 
 def _param(name: str, column: Column[Any]) -> BindParameter[Any]:
@@ -680,9 +683,22 @@ class SessionExecutionRepository:
                 prediction_id, token=token, owner=owner, now=now, lease_until=lease_until
             )
 
-    async def start_generation(self, generation_id: uuid.UUID, now: datetime) -> bool:
+    async def start_generation(
+        self, generation_id: uuid.UUID, now: datetime, announce: Announce, *, batch: bool
+    ) -> bool:
+        """See `DriverExecutionRepository.start_generation`."""
+        if batch:
+            async with self.db.sessionmaker() as session:
+                started = await GenerationRepository(session).start_generation(generation_id, now)
+                if started:
+                    await announce()
+                await session.commit()
+                return started
         async with self.db.autocommit_sessionmaker() as session:
-            return await GenerationRepository(session).start_generation(generation_id, now)
+            started = await GenerationRepository(session).start_generation(generation_id, now)
+        if started:
+            await announce()
+        return started
 
     async def finish_single(
         self,
@@ -730,12 +746,29 @@ class DriverExecutionRepository:
             row = await conn.fetchrow(claim.sql, *args)
         return None if row is None else _claim_from_row(row)
 
-    async def start_generation(self, generation_id: uuid.UUID, now: datetime) -> bool:
-        """See `GenerationRepository.start_generation`."""
+    async def start_generation(
+        self, generation_id: uuid.UUID, now: datetime, announce: Announce, *, batch: bool
+    ) -> bool:
+        """PENDING -> PROCESSING, and `announce()` by the one caller that made the change.
+
+        Of a batch, several predictions start at once, and only one of them makes the change:
+        it announces it before its transaction commits, and the others' statements wait for
+        that commit on the generation's row, so none of them can publish an event of its own
+        before PROCESSING is out, whichever process runs it. A lone prediction has no one to
+        race with: one autocommit statement, then the announcement."""
         start = driver_statement(_start_generation_returning_statement())
         args = start.args({"s_id": generation_id, "s_now": now})
         async with self.pool.acquire() as conn:
-            return await conn.fetchval(start.sql, *args) is not None
+            if batch:
+                async with conn.transaction():
+                    started = await conn.fetchval(start.sql, *args) is not None
+                    if started:
+                        await announce()
+                    return started
+            started = await conn.fetchval(start.sql, *args) is not None
+        if started:
+            await announce()
+        return started
 
     async def finish_single(
         self,

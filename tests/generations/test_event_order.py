@@ -1,0 +1,61 @@
+"""The order of a generation's events as every consumer sees them (bus, SSE, webhooks)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from app.models.generation import GenerationStatus
+from app.pipeline.events import GenerationEvents
+from tests.generations.helpers import wait_for
+
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
+
+async def _events(app: Any, generation_id: str) -> list[tuple[str, str | None]]:
+    seen: list[tuple[str, str | None]] = []
+    async for item in app.state.event_bus.stream(uuid.UUID(generation_id), None, idle_timeout=1):
+        if item is None:
+            break
+        event = item[1]
+        seen.append((str(event.type), event.data.get("status")))
+        if event.is_terminal:
+            break
+    return seen
+
+
+async def test_a_batch_announces_processing_before_any_prediction_event(
+    client: httpx.AsyncClient, user: TestUser, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The prediction that moves the generation to PROCESSING is slow to say so, while its
+    # siblings, started at the same time, finish at once: their events must still wait.
+    publish = GenerationEvents.status
+
+    async def slow_processing(
+        self: GenerationEvents, generation: Any, status: GenerationStatus, **kw: Any
+    ) -> None:
+        if status == GenerationStatus.PROCESSING:
+            await asyncio.sleep(0.3)
+        await publish(self, generation, status, **kw)
+
+    monkeypatch.setattr(GenerationEvents, "status", slow_processing)
+    r = await client.post(
+        "/api/v1/generations/",
+        json={"batch_size": 3, "width": 64, "height": 64},
+        headers=user.headers,
+    )
+    assert r.status_code == 202, r.text
+    generation_id = r.json()["id"]
+    assert (await wait_for(client, generation_id, user.headers))["status"] == "COMPLETED"
+
+    events = await _events(app, generation_id)
+    processing = events.index(("generation.status", "PROCESSING"))
+    assert events[:processing] == [("generation.status", "PENDING")]
+    assert events.count(("generation.status", "PROCESSING")) == 1
+    assert [t for t, _ in events].count("prediction.completed") == 3
+    assert events[-1] == ("generation.completed", "COMPLETED")
