@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +20,7 @@ from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.heap import freeze_startup_objects
 from app.core.http import close_http_client
+from app.core.logs import configure_logging
 from app.core.openapi import install_openapi
 from app.core.rate_limit import RateLimiter
 from app.events.factory import create_event_bus
@@ -100,4 +100,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+configure_logging()

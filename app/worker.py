@@ -22,6 +22,7 @@ from app.core.config import settings as default_settings
 from app.core.db import Database
 from app.core.heap import freeze_startup_objects
 from app.core.http import close_http_client
+from app.core.logs import configure_logging
 from app.events.factory import create_event_bus
 from app.pipeline.runtime import GenerationRuntime
 from app.providers.builtin import register_builtin_providers
@@ -79,7 +80,7 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     # The event loop the API runs on too (uvicorn picks uvloop): the stdlib loop's own
     # per-callback cost showed up in every claim and record of a prediction.
     try:
