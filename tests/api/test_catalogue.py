@@ -423,3 +423,18 @@ async def test_deleting_referenced_rows(client: httpx.AsyncClient, user: User) -
     await client.delete(f"{API}/shot-types/{shot['id']}", headers=user.headers)
     r = await client.get(f"{API}/pose-presets/{pose['id']}", headers=user.headers)
     assert r.status_code == 404
+
+
+async def test_a_value_postgresql_cannot_store_is_a_422(
+    client: httpx.AsyncClient, user: User, database_url: str
+) -> None:
+    body = {**SLUGGED["subjects"], "description": "nul \u0000 inside"}
+    r = await client.post(f"{API}/subjects/", json=body, headers=user.headers)
+    count = (await client.get(f"{API}/subjects/", headers=user.headers)).json()["count"]
+    if database_url.startswith("postgresql"):
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["msg"].startswith("Value cannot be stored")
+        assert count == 0
+    else:  # SQLite keeps NUL characters.
+        assert r.status_code in (200, 201), r.text
+        assert count == 1
