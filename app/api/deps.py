@@ -127,5 +127,6 @@ async def get_owner_scope(
 
 OwnerScopeDep = Annotated[OwnerScope, Depends(get_owner_scope)]
 
-SkipQuery = Annotated[int, Query(ge=0)]
+# OFFSET is a signed 64-bit integer in both databases.
+SkipQuery = Annotated[int, Query(ge=0, le=2**63 - 1)]
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]

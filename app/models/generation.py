@@ -53,7 +53,7 @@ class PredictionStatus(StrEnum):
 def _between(low: float, high: float) -> Any:
     def check(value: float | None) -> float | None:
         if value is not None and not low <= value <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}")
+            raise ValueError(f"must be between {low} and {high}")
         return value
 
     return check

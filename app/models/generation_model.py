@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy import JSON, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
@@ -48,12 +48,27 @@ ProviderConfigField = (
     | dict[str, Any]
 )
 
+# Bounds are enforced by validators, not schema keywords: the schemas are the contract's.
 _POSITIVE_FIELDS = ("max_output_width", "max_output_height", "max_size_pixels")
+_INT32_MAX = 2**31 - 1
+# The table's column lengths.
+_TEXT_LIMITS = {"name": 255, "icon": 2048}
 
 
 def _must_be_positive(value: int | None) -> int | None:
-    if value is not None and value <= 0:
-        raise ValueError("must be a positive integer")
+    if value is not None and not 0 < value <= _INT32_MAX:
+        raise ValueError(f"must be a positive integer of at most {_INT32_MAX}")
+    return value
+
+
+def _must_fit(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None:
+        return value
+    limit = _TEXT_LIMITS[str(info.field_name)]
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
     return value
 
 
@@ -106,6 +121,7 @@ class GenerativeModelsCreate(SQLModel):
     max_size_pixels: int | None = None
 
     _positive = field_validator(*_POSITIVE_FIELDS)(_must_be_positive)
+    _fits = field_validator(*_TEXT_LIMITS)(_must_fit)
 
 
 class GenerativeModelsUpdate(SQLModel):
@@ -127,6 +143,7 @@ class GenerativeModelsUpdate(SQLModel):
     max_size_pixels: int | None = None
 
     _positive = field_validator(*_POSITIVE_FIELDS)(_must_be_positive)
+    _fits = field_validator(*_TEXT_LIMITS)(_must_fit)
 
 
 class GenerativeModelsPublic(SQLModel):

@@ -77,7 +77,7 @@ async def update_model(
     if model is None:
         raise NotFound(NOT_FOUND)
     sent = data.model_dump(mode="json", exclude_unset=True)
-    for field in ("name", "provider", "tool_types", "recommended", "beta"):
+    for field in ("name", "provider", "provider_config", "tool_types", "recommended", "beta"):
         if field in sent and sent[field] is None:
             raise InvalidInput.field(["body", field], "may not be null", None)
     provider = ProviderType(sent.get("provider", model.provider))

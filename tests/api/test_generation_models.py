@@ -99,6 +99,7 @@ async def test_pagination_and_count(client: httpx.AsyncClient, superuser: TestUs
     beyond = (await client.get(MODELS, params={"skip": total + 10})).json()
     assert beyond == {"data": [], "count": total}
     assert (await client.get(MODELS, params={"skip": -1})).status_code == 422
+    assert (await client.get(MODELS, params={"skip": 2**63})).status_code == 422
     assert (await client.get(MODELS, params={"limit": 0})).status_code == 422
     assert (await client.get(MODELS, params={"limit": "many"})).status_code == 422
 
@@ -171,6 +172,11 @@ async def test_unknown_and_malformed_ids(client: httpx.AsyncClient, superuser: T
         ),
         ({"provider": "nope", "provider_config": {}}, ["body", "provider"]),
         ({"max_output_width": 0}, ["body", "max_output_width"]),
+        # What the columns cannot hold (INTEGER, VARCHAR(255), VARCHAR(2048), no NUL).
+        ({"max_output_height": 2**31}, ["body", "max_output_height"]),
+        ({"name": "x" * 256}, ["body", "name"]),
+        ({"name": "a\u0000b"}, ["body", "name"]),
+        ({"icon": "x" * 2049}, ["body", "icon"]),
         ({"max_size_pixels": -5}, ["body", "max_size_pixels"]),
         (
             {"fallback_provider": "vertex", "fallback_provider_config": {"temperature": 9}},
@@ -221,9 +227,35 @@ async def test_update_revalidates_config_against_new_provider(
     assert r.json()["detail"][0]["loc"] == ["body", "provider_config", "temperature"]
     r = await client.put(url, json={"name": None}, headers=superuser.headers)
     assert r.status_code == 422
+    # The config is required: null does not reset it to the provider's defaults.
+    r = await client.put(url, json={"provider_config": None}, headers=superuser.headers)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "provider_config"]
+    assert (await client.get(url)).json()["provider_config"]["temperature"] == 0.4
+    r = await client.put(url, json={"name": "x" * 256}, headers=superuser.headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "name"]
     r = await client.put(url, json={"fallback_provider": "local"}, headers=superuser.headers)
     assert r.status_code == 200 and r.json()["fallback_provider_config"]["provider_type"] == "local"
     r = await client.put(url, json={"fallback_provider": None}, headers=superuser.headers)
     assert r.status_code == 200
     assert r.json()["fallback_provider"] is None and r.json()["fallback_provider_config"] is None
     assert (await client.get(url)).json()["provider"] == "vertex"
+
+
+async def test_non_finite_numbers_are_a_422_that_echoes_them(
+    client: httpx.AsyncClient, superuser: TestUser
+) -> None:
+    # Python's JSON parser accepts NaN and Infinity; JSON cannot carry them back.
+    before = (await client.get(MODELS)).json()["count"]
+    body = fal_model(provider="vertex", provider_config={"temperature": 0.5})
+    raw = httpx.Response(200, json=body).text.replace("0.5", "NaN")
+    r = await client.post(
+        MODELS,
+        content=raw,
+        headers={**superuser.headers, "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    [error] = r.json()["detail"]
+    assert error["loc"] == ["body", "provider_config", "temperature"]
+    assert error["input"] == "nan"
+    assert (await client.get(MODELS)).json()["count"] == before

@@ -20,15 +20,17 @@ from app.services import generation_models as service
 router = APIRouter(prefix="/generation-models", tags=["generation-models"])
 
 MAX_LIMIT = 1000
+# The databases' OFFSET is a signed 64-bit integer.
+MAX_SKIP = 2**63 - 1
 
 
 @router.get("/", response_model=GenerativeModelsListPublic, summary="Read Generation Models")
 async def read_generation_models(db: DatabaseDep, skip: int = 0, limit: int = 100) -> Any:
     """Retrieve generation models. Public endpoint."""
     # Bounds are checked here rather than in the signature: the contract shows plain integers.
-    if skip < 0:
+    if not 0 <= skip <= MAX_SKIP:
         raise InvalidInput.field(
-            ["query", "skip"], "Input should be greater than or equal to 0", skip
+            ["query", "skip"], f"Input should be between 0 and {MAX_SKIP}", skip
         )
     if not 0 < limit <= MAX_LIMIT:
         raise InvalidInput.field(
