@@ -130,11 +130,14 @@ def _not_found(label: str, ref: Ref) -> NotFound:
 
 
 def _owned_first(scope: OwnerScope, rows: Sequence[T]) -> list[T]:
-    # A slug may match a public row and one of the caller's own: the caller's own wins.
-    def foreign(row: Any) -> bool:
-        return not scope.can_see(row.owner_id, row.organization_id)
+    # A slug may match one of the caller's own rows, a public one and, for a superuser who
+    # sees every row, other owners' rows: the caller's own wins, then a public one.
+    def rank(row: Any) -> int:
+        if scope.owns(row.owner_id, row.organization_id):
+            return 0
+        return 1 if getattr(row, "public", False) else 2
 
-    return sorted(rows, key=foreign)
+    return sorted(rows, key=rank)
 
 
 def _match(scope: OwnerScope, rows: Sequence[T], ref: Ref, label: str) -> T:
@@ -148,7 +151,9 @@ def _match(scope: OwnerScope, rows: Sequence[T], ref: Ref, label: str) -> T:
 
 
 def _wanted(refs: Sequence[Ref]) -> tuple[list[uuid.UUID], list[str]]:
-    return [r.id for r in refs if r.id is not None], [r.slug for r in refs if r.slug is not None]
+    # No slug holds a NUL character (PostgreSQL refuses it as a parameter): not found.
+    slugs = [r.slug for r in refs if r.slug is not None and "\x00" not in r.slug]
+    return [r.id for r in refs if r.id is not None], slugs
 
 
 def _joined(row: T | None, label: str, field: str, value: uuid.UUID) -> T:

@@ -72,8 +72,11 @@ class OwnerScope:
         }
 
     def can_see(self, owner_id: uuid.UUID | None, organization_id: uuid.UUID | None) -> bool:
-        if self.all_rows:
-            return True
+        return self.all_rows or self.owns(owner_id, organization_id)
+
+    def owns(self, owner_id: uuid.UUID | None, organization_id: uuid.UUID | None) -> bool:
+        """Whether the row is the organization's, or the user's personal one (a superuser
+        who sees every row still owns only these)."""
         if self.organization_id is not None:
             return organization_id == self.organization_id
         return organization_id is None and owner_id == self.user_id

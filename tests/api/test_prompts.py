@@ -297,6 +297,8 @@ async def test_create_for_generation_errors(
         ({"subject_id": theirs["id"]}, "subject_id"),
         ({"subject_slug": "hidden"}, "subject_slug"),
         ({"style_slug": "none-such"}, "style_slug"),
+        # No slug holds a NUL character (PostgreSQL would refuse it as a parameter).
+        ({"product_slug": "a\u0000b"}, "product_slug"),
         ({"shot_type": "sideways-hop"}, "shot_type"),
         ({"shot_type_string": "full-body-front,nope"}, "shot_type_string"),
         ({"pose_preset_id": str(uuid.uuid4())}, "pose_preset_id"),
@@ -534,3 +536,19 @@ async def test_tenancy_scopes_hold_for_looks_and_entities(
     assert (await compose(root, their_look, **in_org)).status_code == 200
     assert (await compose(root, my_look, **in_org)).status_code == 404
     assert (await create(root, mine["subject"], **in_org)).status_code == 404
+
+
+async def test_a_superusers_own_row_wins_a_slug_over_other_owners(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: OrgFactory
+) -> None:
+    # A superuser without an organization sees every row; a slug still means their own.
+    root, mallory = await make_user(superuser=True), await make_user()
+    org = await make_org(mallory)
+    body = {"name": "Ava", "slug": "ava", "description": "MALLORY ORG AVA"}
+    await _post(client, mallory, "subjects", body, params={"organization_id": org["id"]})
+    await _post(client, root, "subjects", {**body, "description": "ROOT OWN AVA"})
+    r = await client.post(
+        f"{API}/prompts/create-for-generation", json={"subject_slug": "ava"}, headers=root.headers
+    )
+    assert r.status_code == 200, r.text
+    assert "ROOT OWN AVA" in r.text and "MALLORY" not in r.text
