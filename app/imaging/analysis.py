@@ -102,6 +102,9 @@ def _rgb_array(image: Image.Image) -> NDArray[np.float64]:
         image = Image.alpha_composite(backdrop, rgba)
     small = image.convert("RGB")
     small.thumbnail((ANALYSIS_SIZE, ANALYSIS_SIZE))
+    if min(small.size) < 2:
+        # Gradients need two pixels along each axis; a one-pixel line is read as a strip.
+        small = small.resize((max(small.width, 2), max(small.height, 2)), Image.Resampling.NEAREST)
     return np.asarray(small, dtype=np.float64)
 
 

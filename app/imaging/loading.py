@@ -113,6 +113,8 @@ def _decode_data_url(source: str, settings: Settings) -> bytes:
 def resolve_local_path(source: str, settings: Settings) -> Path:
     """The real path of `source`, which must stay inside the data files directory."""
     root = settings.data_files_dir
+    if "\x00" in source:
+        raise ImageLoadError("Image paths may not contain NUL characters")
     raw = Path(source)
     if ".." in raw.parts:
         raise ImageLoadError("Image paths may not contain '..'")

@@ -50,6 +50,9 @@ def test_garment_analysis() -> None:
     assert {"red", "yellow"} <= {c.name for c in striped.colours}
     light = analyse_garment(product_shot((240, 150, 180)))
     assert light.brightness == "light" and light.colours[0].name == "pink"
+    # One pixel wide or high: still read (gradients need two pixels along each axis).
+    assert analyse_garment(Image.new("RGB", (1, 1), (25, 35, 80))).colours[0].name == "navy"
+    assert analyse_garment(Image.new("RGB", (1, 500), (200, 30, 35))).colours[0].name == "red"
     scene = analyse_scene(base_photo())
     assert (scene.orientation, scene.framing) == ("portrait", "full-length")
     assert analyse_scene(Image.new("RGB", (100, 60))).orientation == "landscape"
@@ -96,6 +99,7 @@ async def test_local_paths_and_refusals(
             {"base_image": "base.png", "reference_image": "data:image/png;base64,###"},
             "reference_image",
         ),
+        ({"base_image": "base\u0000.png", "reference_image": "green.png"}, "base_image"),
     ):
         r = await client.post(URL, json=body, headers=user.headers)
         assert r.status_code == 400, body
