@@ -74,7 +74,9 @@ class OutboundPolicy:
 def is_public_address(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return is_public_address(address.ipv4_mapped)
-    return not (
+    # is_global also excludes what none of the flags below covers: shared address space
+    # (100.64.0.0/10, carrier-grade NAT and some clouds' metadata service at 100.100.100.200).
+    return address.is_global and not (
         address.is_private
         or address.is_loopback
         or address.is_link_local
@@ -113,7 +115,8 @@ async def resolve_checked(host: str, port: int, policy: OutboundPolicy) -> IPAdd
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
+            # UnicodeError: a name IDNA cannot encode (an empty label, one over 63 characters).
             raise FetchError(f"cannot resolve host {host!r}") from exc
         addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
         if not addresses:

@@ -86,6 +86,13 @@ async def test_data_url(cfg: Settings) -> None:
         ("   ", ImageLoadError, "empty"),
         ("ftp://example.com/a.png", ImageLoadError, "scheme"),
         ("file:///etc/passwd", ImageLoadError, "scheme"),
+        # Shared address space, where some clouds serve instance metadata.
+        ("http://100.100.100.200/latest/meta-data/", ImageLoadError, "non-public"),
+        ("http://100.64.0.1/a.png", ImageLoadError, "non-public"),
+        # Names IDNA cannot encode.
+        ("http://a..b/x.png", ImageLoadError, "cannot resolve"),
+        (f"http://{'a' * 64}.com/x.png", ImageLoadError, "cannot resolve"),
+        ("a\u0000b.png", ImageLoadError, "NUL"),
     ],
 )
 async def test_bad_sources(
