@@ -339,6 +339,10 @@ async def delete_generation(
 ) -> None:
     generation = await get_visible(session, scope, generation_id)
     repo = GenerationRepository(session)
+    # The generation's row first, then its predictions: the order of every writer (cancel,
+    # retry, recording), which would deadlock with one locking the other way round.
+    if not await repo.lock_generation(generation.id, utcnow()):
+        raise NotFound(GENERATION_NOT_FOUND)
     predictions = await repo.predictions_of([generation.id])
     await repo.delete(generation.id)
     await session.commit()
@@ -398,7 +402,11 @@ async def select_prediction(
         raise Conflict(
             f"Only a completed prediction can be selected (this one is {prediction.status})"
         )
-    await GenerationRepository(session).select_prediction(prediction)
+    repo = GenerationRepository(session)
+    # Locks the generation first, as every writer of its predictions does (see delete).
+    if not await repo.lock_generation(prediction.generation_id, utcnow()):
+        raise NotFound(PREDICTION_NOT_FOUND)
+    await repo.select_prediction(prediction)
     await session.commit()
     await session.refresh(prediction)
     return prediction

@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from tests.fakes import providers
 from tests.generations.conftest import ModelFactory, scripted
@@ -187,6 +188,50 @@ async def test_select_prediction(client: httpx.AsyncClient, user: TestUser) -> N
     assert listed.json()["count"] == 2
     selected = {p["id"]: p["selected"] for p in listed.json()["data"]}
     assert selected == {first: False, second: True}
+
+
+async def test_concurrent_selections_leave_exactly_one_selected(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    r = await client.post(URL, json={**SMALL, "batch_size": 4}, headers=user.headers)
+    done = await wait_for(client, r.json()["id"], user.headers)
+    ids = [p["id"] for p in done["predictions"]]
+    for _ in range(3):
+        responses = await asyncio.gather(
+            *(client.post(f"/api/v1/predictions/{p}/select", headers=user.headers) for p in ids)
+        )
+        assert [r.status_code for r in responses] == [200] * len(ids)
+        listed = await client.get(
+            "/api/v1/predictions/", params={"generation_id": done["id"]}, headers=user.headers
+        )
+        assert sum(p["selected"] for p in listed.json()["data"]) == 1
+
+
+async def test_delete_locks_the_generation_before_its_predictions(
+    client: httpx.AsyncClient, user: TestUser, app: Any
+) -> None:
+    pool = await app.state.db.driver_pool()
+    if pool is None:
+        pytest.skip("row locks are PostgreSQL's")
+    r = await client.post(URL, json={**SMALL, "batch_size": 2}, headers=user.headers)
+    done = await wait_for(client, r.json()["id"], user.headers)
+    generation_id = uuid.UUID(done["id"])
+    async with pool.acquire() as writer:
+        transaction = writer.transaction()
+        await transaction.start()
+        # As cancel, retry and recording do: the generation's row, then its predictions.
+        await writer.execute("SELECT id FROM generation WHERE id = $1 FOR UPDATE", generation_id)
+        deleting = asyncio.create_task(client.delete(f"{URL}{done['id']}", headers=user.headers))
+        await asyncio.sleep(0.3)
+        assert not deleting.done()
+        # Had delete locked the predictions first, this would deadlock (and PostgreSQL would
+        # abort one side after deadlock_timeout).
+        await writer.execute(
+            "UPDATE prediction SET selected = false WHERE generation_id = $1", generation_id
+        )
+        await transaction.commit()
+    assert (await deleting).status_code == 200
+    assert (await client.get(f"{URL}{done['id']}", headers=user.headers)).status_code == 404
 
 
 async def test_list_filters_and_order(client: httpx.AsyncClient, make_user: Any) -> None:
