@@ -22,7 +22,8 @@ from app.events.replay import ReplayableEventBus, StreamItem
 
 logger = logging.getLogger(__name__)
 
-_STREAM_ID = re.compile(r"^\d+-\d+$")
+# A stream entry id as Redis issues them (ASCII digits: \d alone admits any script's).
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$", re.ASCII)
 FIELD = b"event"
 
 

@@ -73,7 +73,11 @@ class InProcessReplayableEventBus(InProcessEventBus, ReplayableEventBus):
         self, generation_id: uuid.UUID, after: str | None, *, idle_timeout: float = 15.0
     ) -> AsyncIterator[StreamItem]:
         log = self._log(generation_id)
-        next_seq = int(after) + 1 if after and after.isdigit() else 1
+        # Anything but a sequence number we could have issued is ignored (replay from the
+        # start): str.isdigit() admits "²", and int() refuses over 4300 digits.
+        next_seq = 1
+        if after is not None and len(after) <= 18 and after.isascii() and after.isdigit():
+            next_seq = int(after) + 1
         while True:
             next_seq = max(next_seq, log.first_seq)
             while next_seq - log.first_seq < len(log.events):

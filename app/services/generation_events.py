@@ -44,8 +44,9 @@ async def generation_event_stream(
         async for item in stream:
             if item is None:
                 # Quiet for a while: if the final event was lost (a bus restart), the
-                # database still knows the generation is over.
-                if await current_status(db, generation_id) in FINAL_STATUSES:
+                # database still knows the generation is over, or that it was deleted.
+                status = await current_status(db, generation_id)
+                if status is None or status in FINAL_STATUSES:
                     return
                 yield None
                 continue

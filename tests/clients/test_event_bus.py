@@ -66,6 +66,12 @@ async def check_replay(publisher: ReplayableEventBus, reader: ReplayableEventBus
     ]
     await resumed.aclose()
 
+    # A cursor we cannot have issued (a client's Last-Event-ID) replays everything.
+    for cursor in ("9" * 5000, "\u00b2", "\u0661-\u0661", "abc"):
+        replayed = reader.stream(gen, cursor, idle_timeout=0.05)
+        assert len(await take(replayed, 3)) == 3
+        await replayed.aclose()
+
 
 async def test_in_process_bus_replays_and_tails() -> None:
     bus = InProcessReplayableEventBus()

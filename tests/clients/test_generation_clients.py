@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from app.services.generation_events import generation_event_stream
 from tests.clients.apps import FAST_WEBHOOKS, app_instance
 from tests.clients.receiver import webhook_receiver
 from tests.clients.test_webhooks import deliveries, eventually
@@ -143,3 +144,19 @@ async def test_pipeline_events_reach_organization_webhooks(
     assert types == ["generation.completed", "prediction.completed", "prediction.completed"]
     assert all(r.verified for r in receiver.received)
     assert all(r.body["data"]["generation_id"] == gid for r in receiver.received)
+
+
+async def test_the_event_stream_of_a_deleted_generation_ends(app: Any) -> None:
+    # Deleting publishes no final event: the stream's next quiet moment finds no row.
+    async def drain() -> list[Any]:
+        stream = generation_event_stream(
+            app.state.db,
+            app.state.event_bus,
+            uuid.uuid4(),
+            snapshot=None,
+            last_event_id=None,
+            idle_timeout=0.05,
+        )
+        return [item async for item in stream]
+
+    assert await asyncio.wait_for(drain(), 5) == []
