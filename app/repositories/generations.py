@@ -27,6 +27,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    null,
     or_,
     select,
     update,
@@ -462,6 +463,9 @@ class GenerationRepository:
                 fallback_used=False,
                 fallback_reason=None,
                 attempts=[],
+                # The failed run's; SQL NULL, as a new prediction has (None would be JSON null).
+                manifest=null(),
+                evaluation=null(),
                 progress=0.0,
                 deliveries=0,
                 lease_token=None,

@@ -106,6 +106,10 @@ async def test_retry_runs_failed_predictions_again(
         p["status"] != "ERROR" and p["retry_count"] == 1 and p["error_message"] is None
         for p in r.json()["predictions"]
     )
+    # Nor is the failed run's manifest kept.
+    failed_manifests = {p["id"]: p["manifest"] for p in failed["predictions"]}
+    assert all(failed_manifests[p["id"]] is not None for p in failed["predictions"])
+    assert all(p["manifest"] != failed_manifests[p["id"]] for p in r.json()["predictions"])
     done = await wait_for(client, generation_id, user.headers)
     assert done["status"] == "COMPLETED"
     assert done["error_message"] is None
@@ -257,6 +261,17 @@ async def test_list_filters_and_order(client: httpx.AsyncClient, make_user: Any)
     assert r.json()["count"] == 0
     r = await client.get(URL, params={"limit": 1, "skip": 1}, headers=owner.headers)
     assert [g["id"] for g in r.json()["data"]] == [first["id"]]
+    # Filters the database cannot compare are 422s naming the parameter.
+    for params, name in (
+        ({"created_after": "2024-01-01T00:00:00"}, "created_after"),  # no offset
+        ({"created_before": "9999-12-31T23:59:59-23:00"}, "created_before"),
+        ({"skip": 2**64}, "skip"),
+    ):
+        r = await client.get(URL, params=params, headers=owner.headers)
+        assert r.status_code == 422, (params, r.text)
+        assert r.json()["detail"][0]["loc"] == ["query", name]
+    r = await client.get("/api/v1/predictions/", params={"skip": 2**64}, headers=owner.headers)
+    assert r.status_code == 422
 
 
 async def test_a_prediction_delivered_many_times_runs_once(

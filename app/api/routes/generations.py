@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import AfterValidator, AwareDatetime
 
 from app.api.deps import (
     LimitQuery,
@@ -39,6 +40,17 @@ async def get_runtime(request: Request) -> GenerationRuntime:
 async def get_registry(request: Request) -> ProviderRegistry:
     return request.app.state.provider_registry  # type: ignore[no-any-return]
 
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range once converted to UTC") from exc
+
+
+# Stored times are UTC: a time without an offset would be a guess, and one that leaves the
+# datetime range once converted (9999-12-31T23:59:59-23:00) cannot be compared with them.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 RuntimeDep = Annotated[GenerationRuntime, Depends(get_runtime)]
 RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
@@ -79,8 +91,8 @@ async def read_generations(
     generation_type: GenerationType | None = None,
     subject_id: uuid.UUID | None = None,
     product_id: uuid.UUID | None = None,
-    created_after: Annotated[datetime | None, Query(description="Inclusive")] = None,
-    created_before: Annotated[datetime | None, Query(description="Exclusive")] = None,
+    created_after: Annotated[UtcDatetime | None, Query(description="Inclusive")] = None,
+    created_before: Annotated[UtcDatetime | None, Query(description="Exclusive")] = None,
 ) -> Any:
     """Generations you can see, newest first, with their predictions."""
     filters = GenerationFilters(
