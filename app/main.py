@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         separate_input_output_schemas=False,
         generate_unique_id_function=custom_generate_unique_id,
         lifespan=lifespan,
+        max_body_size=settings.MAX_REQUEST_BYTES,
     )
     app.state.settings = settings
     app.state.db = Database(settings)

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Checked from the header before decoding, so decompression bombs are never expanded.
     IMAGE_MAX_PIXELS: int = 50_000_000
     IMAGE_FETCH_TIMEOUT_SECONDS: float = 15.0
+    # Request bodies above this are refused with 413 before they are read whole (images come
+    # inline as data URLs: a few of IMAGE_MAX_BYTES each, base64-encoded).
+    MAX_REQUEST_BYTES: int = 64 * 1024 * 1024
 
     # LLM backends of `ai_core` generation models (prompt enhancement and generation).
     OPENAI_API_KEY: str | None = None

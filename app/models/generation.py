@@ -17,6 +17,8 @@ from app.providers.enums import GenerationTool
 
 MAX_BATCH_SIZE = 8
 MAX_SEED = 2**32 - 1
+# Every prediction of a batch loads each reference image again.
+MAX_REFERENCE_IMAGES = 8
 
 
 class GenerationType(StrEnum):
@@ -143,6 +145,13 @@ class GenerationCreate(SQLModel):
     _weights = field_validator(
         "subject_lora_weight", "product_lora_weight", "product2_lora_weight", "style_lora_weight"
     )(_between(-2, 2))
+
+    @field_validator("reference_images_paths")
+    @classmethod
+    def _few_references(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_REFERENCE_IMAGES:
+            raise ValueError(f"at most {MAX_REFERENCE_IMAGES} reference images")
+        return value
 
 
 # --- stored records ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.clients.apps import app_client
 from tests.generations.conftest import ModelFactory
 from tests.generations.helpers import data_url, wait_for
 
@@ -153,6 +154,19 @@ async def test_batch_and_seed_bounds(client: httpx.AsyncClient, user: TestUser) 
         "body",
         "seed",
     ]
+
+
+async def test_reference_images_and_request_size_are_bounded(
+    client: httpx.AsyncClient, user: TestUser, database_url: str
+) -> None:
+    references = [data_url() for _ in range(9)]
+    r = await client.post(URL, json={"reference_images_paths": references}, headers=user.headers)
+    assert _error(r)["loc"] == ["body", "reference_images_paths"]
+    async with app_client(database_url, MAX_REQUEST_BYTES=4096) as small:
+        body = {"product_image": "data:image/png;base64," + "A" * 8192}
+        r = await small.post(URL, json=body, headers=user.headers)
+        assert r.status_code == 413, r.text
+    assert (await client.get(URL, headers=user.headers)).json()["count"] == 0
 
 
 async def test_private_address_image_is_refused(client: httpx.AsyncClient, user: TestUser) -> None:
