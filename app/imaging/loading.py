@@ -142,13 +142,26 @@ def _read_local(source: str, settings: Settings) -> LoadedImage:
     return inspect_image(data, settings, origin="path")
 
 
+def source_scheme(source: str) -> str | None:
+    """ "data", "http" or "https"; None for a local path. Refuses empty and other sources."""
+    if not source.strip():
+        raise ImageLoadError("Image source is empty")
+    match = _SCHEME.match(source.strip())
+    scheme = match.group(1).lower() if match else None
+    # One-letter "schemes" are Windows drive letters, i.e. paths.
+    if scheme is None or len(scheme) == 1:
+        return None
+    if scheme not in ("data", "http", "https"):
+        raise ImageLoadError(
+            f"Unsupported image source scheme '{scheme}'; use a data URL, http(s) URL or path"
+        )
+    return scheme
+
+
 async def load_image(source: str, settings: Settings) -> LoadedImage:
     """Load and validate an image given as a data URL, an http(s) URL or a local path."""
     source = source.strip()
-    if not source:
-        raise ImageLoadError("Image source is empty")
-    scheme_match = _SCHEME.match(source)
-    scheme = scheme_match.group(1).lower() if scheme_match else None
+    scheme = source_scheme(source)
     if scheme == "data":
         data = _decode_data_url(source, settings)
         return await asyncio.to_thread(inspect_image, data, settings, "data_url")
@@ -167,9 +180,4 @@ async def load_image(source: str, settings: Settings) -> LoadedImage:
                 raise ImageTooLarge(f"Image {exc}") from exc
             raise ImageLoadError(f"Could not fetch image URL: {exc}") from exc
         return await asyncio.to_thread(inspect_image, fetched.content, settings, "url")
-    # One-letter "schemes" are Windows drive letters, i.e. paths.
-    if scheme is not None and len(scheme) > 1:
-        raise ImageLoadError(
-            f"Unsupported image source scheme '{scheme}'; use a data URL, http(s) URL or path"
-        )
     return await asyncio.to_thread(_read_local, source, settings)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 from app.core.config import Settings
 from app.core.errors import AppError
 from app.core.url_guard import FetchError, UnsafeURLError, check_url
 from app.imaging.loading import load_image as load_untrusted_image
-from app.imaging.loading import resolve_local_path
+from app.imaging.loading import resolve_local_path, source_scheme
 from app.providers.base import ErrorCategory, InputImage, ProviderError
-
-_HTTP = re.compile(r"^https?:", re.IGNORECASE)
 
 
 class InputImageError(ValueError):
@@ -22,9 +19,10 @@ class InputImageError(ValueError):
 async def check_image_reference(source: str, settings: Settings) -> None:
     """At creation: refuse references we will never be allowed or able to read."""
     try:
-        if _HTTP.match(source.strip()):
+        scheme = source_scheme(source)
+        if scheme in ("http", "https"):
             await check_url(source.strip(), settings.outbound_policy)
-        elif source.strip().lower().startswith("data:"):
+        elif scheme == "data":
             await load_untrusted_image(source, settings)
         else:
             await asyncio.to_thread(resolve_local_path, source.strip(), settings)

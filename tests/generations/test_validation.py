@@ -181,6 +181,10 @@ async def test_private_address_image_is_refused(client: httpx.AsyncClient, user:
 async def test_path_outside_data_dir_is_refused(client: httpx.AsyncClient, user: TestUser) -> None:
     r = await client.post(URL, json={"product_image": "/etc/passwd"}, headers=user.headers)
     assert _error(r)["loc"] == ["body", "product_image"]
+    for source in ("file:///etc/passwd", "ftp://example.com/x.png"):
+        error = _error(await client.post(URL, json={"product_image": source}, headers=user.headers))
+        assert error["loc"] == ["body", "product_image"]
+        assert "Unsupported image source scheme" in error["msg"]
 
 
 async def test_body_organization_must_match_query(
