@@ -169,6 +169,19 @@ async def test_reference_images_and_request_size_are_bounded(
     assert (await client.get(URL, headers=user.headers)).json()["count"] == 0
 
 
+async def test_text_postgresql_cannot_store_is_a_422_leaving_nothing(
+    client: httpx.AsyncClient, user: TestUser, database_url: str
+) -> None:
+    # Refused by the generation's INSERT on the driver pool (asyncpg's own error).
+    r = await client.post(URL, json={"extra_prompt": "nul \u0000 inside"}, headers=user.headers)
+    count = (await client.get(URL, headers=user.headers)).json()["count"]
+    if database_url.startswith("postgresql"):
+        assert _error(r)["msg"].startswith("Value cannot be stored")
+        assert count == 0
+    else:  # SQLite keeps NUL characters.
+        assert r.status_code == 202 and count == 1
+
+
 async def test_private_address_image_is_refused(client: httpx.AsyncClient, user: TestUser) -> None:
     r = await client.post(
         URL, json={"product_image": "http://127.0.0.1:9/secret.png"}, headers=user.headers
