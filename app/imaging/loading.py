@@ -143,7 +143,8 @@ def _read_local(source: str, settings: Settings) -> LoadedImage:
 
 
 def source_scheme(source: str) -> str | None:
-    """ "data", "http" or "https"; None for a local path. Refuses empty and other sources."""
+    """An image source's scheme (data, http or https), or None for a local path; empty
+    sources and other schemes are refused."""
     if not source.strip():
         raise ImageLoadError("Image source is empty")
     match = _SCHEME.match(source.strip())
