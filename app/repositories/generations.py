@@ -689,20 +689,18 @@ class SessionExecutionRepository:
 
     async def start_generation(
         self, generation_id: uuid.UUID, now: datetime, announce: Announce, *, batch: bool
-    ) -> bool:
+    ) -> None:
         """See `DriverExecutionRepository.start_generation`."""
         if batch:
             async with self.db.sessionmaker() as session:
-                started = await GenerationRepository(session).start_generation(generation_id, now)
-                if started:
+                if await GenerationRepository(session).start_generation(generation_id, now):
                     await announce()
                 await session.commit()
-                return started
+            return
         async with self.db.autocommit_sessionmaker() as session:
             started = await GenerationRepository(session).start_generation(generation_id, now)
         if started:
             await announce()
-        return started
 
     async def finish_single(
         self,
@@ -752,7 +750,7 @@ class DriverExecutionRepository:
 
     async def start_generation(
         self, generation_id: uuid.UUID, now: datetime, announce: Announce, *, batch: bool
-    ) -> bool:
+    ) -> None:
         """PENDING -> PROCESSING, and `announce()` by the one caller that made the change.
 
         Of a batch, several predictions start at once, and only one of them makes the change:
@@ -765,14 +763,12 @@ class DriverExecutionRepository:
         async with self.pool.acquire() as conn:
             if batch:
                 async with conn.transaction():
-                    started = await conn.fetchval(start.sql, *args) is not None
-                    if started:
+                    if await conn.fetchval(start.sql, *args) is not None:
                         await announce()
-                    return started
+                return
             started = await conn.fetchval(start.sql, *args) is not None
         if started:
             await announce()
-        return started
 
     async def finish_single(
         self,
