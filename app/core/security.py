@@ -80,9 +80,23 @@ def hash_password(password: str) -> str:
     return str(pwd_context.hash(password))
 
 
+# passlib refuses longer secrets (an error, not a mismatch); no password we hash is longer.
+MAX_PASSWORD_LENGTH = 4096
+# bcrypt only ever read the first 72 bytes of a password; bcrypt >= 5 refuses longer ones.
+BCRYPT_MAX_BYTES = 72
+
+
 def verify_password(password: str, hashed: str) -> tuple[bool, str | None]:
     """Return (valid, new_hash) where new_hash is set when the stored hash is outdated."""
-    valid, new_hash = pwd_context.verify_and_update(password, hashed)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False, None
+    secret: str | bytes = password
+    if pwd_context.identify(hashed, required=False) == "bcrypt":
+        secret = password.encode()[:BCRYPT_MAX_BYTES]
+    valid, new_hash = pwd_context.verify_and_update(secret, hashed)
+    if valid and new_hash is not None:
+        # The upgraded hash covers the whole password, not what bcrypt read of it.
+        new_hash = hash_password(password)
     return bool(valid), new_hash
 
 

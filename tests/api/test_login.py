@@ -105,6 +105,31 @@ async def test_bcrypt_hash_is_accepted_and_upgraded(
         assert row.hashed_password.startswith("$argon2")
 
 
+async def test_long_passwords_are_wrong_passwords_not_errors(
+    client: httpx.AsyncClient, app: Any, make_user: UserFactory
+) -> None:
+    from passlib.hash import bcrypt
+
+    from app.models.user import User
+
+    user = await make_user()
+    # Longer than passlib accepts: a mismatch, for known and unknown emails alike.
+    for email in (user.email, "nobody@example.com"):
+        assert (await login(client, email, "x" * 5000)).status_code == 401
+    # A bcrypt hash made when bcrypt ignored all but the first 72 bytes of a password.
+    long_password = "correct horse battery staple " * 4
+    async with app.state.db.sessionmaker() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        row.hashed_password = bcrypt.hash(long_password.encode()[:72])
+        session.add(row)
+        await session.commit()
+    assert (await login(client, user.email, long_password)).status_code == 200
+    # Upgraded to argon2 over the whole password: its first 72 bytes alone no longer pass.
+    assert (await login(client, user.email, long_password)).status_code == 200
+    assert (await login(client, user.email, long_password[:72])).status_code == 401
+
+
 async def test_no_credentials(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/users/me")
     assert r.status_code == 401
