@@ -30,7 +30,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if url.startswith("sqlite"):
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=settings.DB_ECHO)
+        engine = create_async_engine(url, echo=settings.DB_ECHO, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A pool smaller than the request concurrency makes SQLAlchemy open and close
@@ -38,6 +38,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
         echo=settings.DB_ECHO,
+        # Statement errors are logged with their parameters otherwise: password hashes,
+        # webhook secrets, API key digests.
+        hide_parameters=True,
         pool_size=settings.DB_POOL_SIZE,
         max_overflow=settings.DB_MAX_OVERFLOW,
         pool_pre_ping=False,
