@@ -104,6 +104,17 @@ async def get_current_user(session: SessionDep, principal: CurrentPrincipal) -> 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+async def get_account_user(session: SessionDep, principal: CurrentPrincipal) -> User:
+    """The caller, for changes to the account itself (email, password): only in person, as
+    an API key acts only within its organization."""
+    if principal.api_key is not None:
+        raise Forbidden("API keys cannot change the account; sign in to do that")
+    return auth.attach_user(session, principal)
+
+
+AccountUser = Annotated[User, Depends(get_account_user)]
+
+
 async def get_current_active_superuser(session: SessionDep, principal: CurrentPrincipal) -> User:
     if not principal.is_superuser:
         raise Forbidden("Not enough permissions")

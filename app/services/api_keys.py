@@ -58,9 +58,16 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: uu
 
 
 async def _may_manage(session: AsyncSession, principal: Principal, api_key: ApiKey) -> bool:
+    if principal.api_key is not None:
+        # A key acts only within its organization (or its owner's personal space): it may
+        # revoke its owner's keys there, and no others.
+        return (
+            api_key.owner_id == principal.user.id
+            and api_key.organization_id == principal.api_key.organization_id
+        )
     if principal.is_superuser or api_key.owner_id == principal.user.id:
         return True
-    if api_key.organization_id is None or principal.api_key is not None:
+    if api_key.organization_id is None:
         return False
     membership = await OrganizationRepository(session).get_membership(
         api_key.organization_id, principal.user.id

@@ -157,3 +157,27 @@ async def test_personal_keys_are_private(client: httpx.AsyncClient, make_user: U
     a, b = await make_user(), await make_user()
     await _create_key(client, a)
     assert (await client.get(KEYS, headers=b.headers)).json()["count"] == 0
+
+
+async def test_a_key_acts_on_the_account_only_within_its_organization(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: MakeOrg
+) -> None:
+    owner = await make_user()
+    org, other = await make_org(owner), await make_org(owner)
+    key = await _create_key(client, owner, org)
+    headers = {"X-API-Key": key["key"]}
+    # The same user's keys of another organization and personal ones are out of its reach.
+    for target in (await _create_key(client, owner, other), await _create_key(client, owner)):
+        assert (await client.delete(f"{KEYS}{target['id']}", headers=headers)).status_code == 404
+    # The account itself (sign-in email, password) is changed in person only.
+    r = await client.patch("/api/v1/users/me", json={"email": "x@example.com"}, headers=headers)
+    assert r.status_code == 403
+    r = await client.patch(
+        "/api/v1/users/me/password",
+        json={"current_password": owner.password, "new_password": "another-password-1"},
+        headers=headers,
+    )
+    assert r.status_code == 403
+    # What it may do: revoke its owner's keys of its own organization, itself included.
+    sibling = await _create_key(client, owner, org)
+    assert (await client.delete(f"{KEYS}{sibling['id']}", headers=headers)).status_code == 200

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Query
 
 from app.api.deps import (
+    AccountUser,
     CurrentPrincipal,
     CurrentSuperuser,
     CurrentUser,
@@ -54,7 +55,7 @@ async def read_user_me(current_user: CurrentUser) -> UserPublic:
 
 @router.patch("/me")
 async def update_user_me(
-    session: SessionDep, current_user: CurrentUser, user_in: UserUpdateMe
+    session: SessionDep, current_user: AccountUser, user_in: UserUpdateMe
 ) -> UserPublic:
     """Update own user."""
     return UserPublic.model_validate(await service.update_me(session, current_user, user_in))
@@ -62,7 +63,7 @@ async def update_user_me(
 
 @router.patch("/me/password")
 async def update_password_me(
-    session: SessionDep, current_user: CurrentUser, body: UpdatePassword
+    session: SessionDep, current_user: AccountUser, body: UpdatePassword
 ) -> Message:
     """Update own password."""
     await service.change_password(session, current_user, body)
