@@ -79,10 +79,17 @@ class InvalidInput(AppError):
 
 
 def _json_safe(value: Any) -> Any:
-    """Errors echo the input, which may hold NaN or Infinity (Python's JSON parser accepts
-    them): JSON has no such numbers, so they are echoed as strings rather than failing."""
+    """Errors echo the input, which may hold what JSON accepts in but cannot carry back out:
+    NaN and Infinity (echoed as strings) and lone surrogates such as "\\ud800" (echoed
+    escaped), rather than failing to encode the 422."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode(errors="backslashreplace").decode()
+        return value
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

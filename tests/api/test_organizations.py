@@ -114,3 +114,16 @@ async def test_create_organization_validates_name(
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "name"]
     assert (await client.post(ORGS, json={"name": "x"})).status_code == 401
+
+
+async def test_a_lone_surrogate_is_a_422_that_echoes_it(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    # JSON admits "\ud800"; UTF-8 cannot encode it back into the error that echoes it.
+    r = await client.post(
+        ORGS,
+        content=b'{"name": "\\ud800"}',
+        headers={**user.headers, "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert (await client.get(ORGS, headers=user.headers)).json()["count"] == 0
