@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models.organization import Organization, OrganizationMember
+from app.models.organization import Organization, OrganizationMember, OrganizationRole
 from app.models.user import User
 
 
@@ -48,6 +50,34 @@ class OrganizationRepository:
             .limit(limit)
         )
         return list(rows.all()), count
+
+    async def lock(self, organization_id: uuid.UUID) -> bool:
+        """Serialise membership changes of one organization (a row lock; SQLite's write
+        lock), so that checks such as 'another owner remains' hold until the commit."""
+        result = await self.session.execute(
+            update(Organization)
+            .where(col(Organization.id) == organization_id)
+            .values(updated_at=datetime.now(UTC))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def sole_owner_of(self, user_id: uuid.UUID) -> list[Organization]:
+        """The organizations whose only owner `user_id` is."""
+        member = OrganizationMember
+        single_owner = (
+            select(member.organization_id)
+            .where(member.role == OrganizationRole.OWNER)
+            .group_by(col(member.organization_id))
+            .having(func.count() == 1)
+        )
+        rows = await self.session.exec(
+            select(Organization)
+            .join(member, col(member.organization_id) == col(Organization.id))
+            .where(member.user_id == user_id, member.role == OrganizationRole.OWNER)
+            .where(col(Organization.id).in_(single_owner))
+            .order_by(col(Organization.name))
+        )
+        return list(rows.all())
 
     async def add(self, organization: Organization) -> Organization:
         self.session.add(organization)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -16,6 +17,8 @@ from app.models.user import User
 from app.repositories.organizations import OrganizationRepository
 from app.repositories.users import UserRepository
 from app.services.auth import Principal
+
+ALREADY_MEMBER = "The user is already a member of this organization"
 
 
 async def create_organization(
@@ -119,10 +122,14 @@ async def add_member(
         raise NotFound("User not found")
     repo = OrganizationRepository(session)
     if await repo.get_membership(organization_id, user.id) is not None:
-        raise Conflict("The user is already a member of this organization")
-    member = await repo.add_member(
-        OrganizationMember(organization_id=organization_id, user_id=user.id, role=data.role)
-    )
+        raise Conflict(ALREADY_MEMBER)
+    try:
+        member = await repo.add_member(
+            OrganizationMember(organization_id=organization_id, user_id=user.id, role=data.role)
+        )
+    except IntegrityError as exc:
+        # Added by a concurrent request since the check above.
+        raise Conflict(ALREADY_MEMBER) from exc
     return member, user
 
 
@@ -135,6 +142,8 @@ async def remove_member(
     else:
         await _require_member(session, principal, organization_id)
     repo = OrganizationRepository(session)
+    # Two owners leaving at once would each see the other still there.
+    await repo.lock(organization_id)
     membership = await repo.get_membership(organization_id, user_id)
     if membership is None:
         raise NotFound("Membership not found")

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import security
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.models.user import UpdatePassword, User, UserCreate, UserUpdate, UserUpdateMe
+from app.repositories.organizations import OrganizationRepository
 from app.repositories.users import UserRepository
 
 EMAIL_TAKEN = "The user with this email already exists in the system"
@@ -20,7 +22,10 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
     user = User.model_validate(
         data, update={"hashed_password": hashed, "email": data.email.lower()}
     )
-    return await users.add(user)
+    try:
+        return await users.add(user)
+    except IntegrityError as exc:
+        raise Conflict(EMAIL_TAKEN) from exc
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
@@ -42,6 +47,16 @@ async def _ensure_email_free(session: AsyncSession, email: str, user: User) -> N
         raise Conflict(EMAIL_TAKEN)
 
 
+async def _save(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # The only unique value a change can collide on: an email taken since the check.
+        raise Conflict(EMAIL_TAKEN) from exc
+    return user
+
+
 async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> User:
     changes = data.model_dump(exclude_unset=True)
     if "email" in changes and changes["email"] is not None:
@@ -54,9 +69,7 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> Us
         if field in changes and changes[field] is None:
             raise BadRequest(f"{field} cannot be null")
     user.sqlmodel_update(changes)
-    session.add(user)
-    await session.flush()
-    return user
+    return await _save(session, user)
 
 
 async def update_me(session: AsyncSession, user: User, data: UserUpdateMe) -> User:
@@ -67,9 +80,7 @@ async def update_me(session: AsyncSession, user: User, data: UserUpdateMe) -> Us
         changes["email"] = changes["email"].lower()
         await _ensure_email_free(session, changes["email"], user)
     user.sqlmodel_update(changes)
-    session.add(user)
-    await session.flush()
-    return user
+    return await _save(session, user)
 
 
 async def change_password(session: AsyncSession, user: User, data: UpdatePassword) -> None:
@@ -87,4 +98,11 @@ async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) ->
     user = await get_user(session, user_id)
     if user.id == actor.id:
         raise Forbidden("Super users are not allowed to delete themselves")
+    # An organization without an owner could no longer be managed by its members.
+    owned = await OrganizationRepository(session).sole_owner_of(user.id)
+    if owned:
+        names = ", ".join(o.name for o in owned)
+        raise Conflict(
+            f"The user is the only owner of {names}: add another owner or delete it first"
+        )
     await UserRepository(session).delete(user)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -127,3 +128,41 @@ async def test_a_lone_surrogate_is_a_422_that_echoes_it(
     )
     assert r.status_code == 422, r.text
     assert (await client.get(ORGS, headers=user.headers)).json()["count"] == 0
+
+
+async def test_two_owners_leaving_at_once_leave_one_owner(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: MakeOrg
+) -> None:
+    a, b = await make_user(), await make_user()
+    org = await make_org(a)
+    r = await client.post(
+        f"{ORGS}{org['id']}/members",
+        json={"user_id": str(b.id), "role": "OWNER"},
+        headers=a.headers,
+    )
+    assert r.status_code == 201, r.text
+    responses = await asyncio.gather(
+        *(client.delete(f"{ORGS}{org['id']}/members/{u.id}", headers=u.headers) for u in (a, b))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 400]
+    stayed = a if responses[0].status_code == 400 else b
+    members = (await client.get(f"{ORGS}{org['id']}/members", headers=stayed.headers)).json()
+    assert [(m["user_id"], m["role"]) for m in members["data"]] == [(str(stayed.id), "OWNER")]
+
+
+async def test_the_same_member_added_at_once_is_added_once(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: MakeOrg
+) -> None:
+    owner, newcomer = await make_user(), await make_user()
+    org = await make_org(owner)
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"{ORGS}{org['id']}/members",
+                json={"user_id": str(newcomer.id)},
+                headers=owner.headers,
+            )
+            for _ in range(3)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import httpx
 
@@ -189,3 +191,35 @@ async def test_superuser_updates_own_row_through_the_admin_route(
     assert r.status_code == 200 and r.json()["full_name"] == "Root"
     r = await client.get("/api/v1/users/me", headers=superuser.headers)
     assert r.json()["full_name"] == "Root"
+
+
+async def test_one_email_taken_at_once_is_one_success_and_409s(
+    client: httpx.AsyncClient, make_user: UserFactory, superuser: TestUser
+) -> None:
+    users = [await make_user() for _ in range(3)]
+    email = f"race-{uuid.uuid4().hex[:8]}@example.com"
+    responses = await asyncio.gather(
+        *(client.patch("/api/v1/users/me", json={"email": email}, headers=u.headers) for u in users)
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409, 409]
+    body = {"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "password": "password-123"}
+    responses = await asyncio.gather(
+        *(client.post(USERS, json=body, headers=superuser.headers) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409]
+
+
+async def test_the_only_owner_of_an_organization_is_not_deleted(
+    client: httpx.AsyncClient, make_user: UserFactory, make_org: Any, superuser: TestUser
+) -> None:
+    owner, other = await make_user(), await make_user()
+    org = await make_org(owner, name=f"Acme {uuid.uuid4().hex[:6]}")
+    r = await client.delete(f"{USERS}{owner.id}", headers=superuser.headers)
+    assert r.status_code == 409 and org["name"] in r.json()["detail"]
+    r = await client.post(
+        f"/api/v1/organizations/{org['id']}/members",
+        json={"user_id": str(other.id), "role": "OWNER"},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201
+    assert (await client.delete(f"{USERS}{owner.id}", headers=superuser.headers)).status_code == 200
