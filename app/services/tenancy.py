@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, true
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import Database
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, NotFound
 from app.repositories.organizations import OrganizationRepository, is_member_pooled
 from app.services.auth import Principal
 
@@ -98,10 +98,23 @@ async def is_member_in(db: Database, organization_id: uuid.UUID, user_id: uuid.U
 
 
 MembershipCheck = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
+ExistenceCheck = Callable[[uuid.UUID], Awaitable[bool]]
+
+
+async def _exists(session: AsyncSession, organization_id: uuid.UUID) -> bool:
+    return await OrganizationRepository(session).get(organization_id) is not None
+
+
+async def _exists_in(db: Database, organization_id: uuid.UUID) -> bool:
+    async with db.read_sessionmaker() as session:
+        return await _exists(session, organization_id)
 
 
 async def _resolve(
-    principal: Principal, organization_id: uuid.UUID | None, member: MembershipCheck
+    principal: Principal,
+    organization_id: uuid.UUID | None,
+    member: MembershipCheck,
+    exists: ExistenceCheck,
 ) -> OwnerScope:
     user_id = principal.user.id
     if principal.api_key is not None:
@@ -112,8 +125,14 @@ async def _resolve(
         return OwnerScope(user_id=user_id, organization_id=key_org)
     if organization_id is None:
         return OwnerScope(user_id=user_id, organization_id=None, all_rows=principal.is_superuser)
-    if not principal.is_superuser and not await member(organization_id, user_id):
-        raise Forbidden()
+    if await member(organization_id, user_id):
+        return OwnerScope(user_id=user_id, organization_id=organization_id)
+    if not principal.is_superuser:
+        raise Forbidden()  # whether or not it exists: nothing is revealed to outsiders
+    # A superuser acts in any organization, but in one that exists: what they create there
+    # would otherwise fail on its foreign key.
+    if not await exists(organization_id):
+        raise NotFound("Organization not found")
     return OwnerScope(user_id=user_id, organization_id=organization_id)
 
 
@@ -121,7 +140,10 @@ async def resolve_scope(
     session: AsyncSession, principal: Principal, organization_id: uuid.UUID | None
 ) -> OwnerScope:
     return await _resolve(
-        principal, organization_id, lambda org, user: is_member(session, org, user)
+        principal,
+        organization_id,
+        lambda org, user: is_member(session, org, user),
+        lambda org: _exists(session, org),
     )
 
 
@@ -129,4 +151,9 @@ async def resolve_scope_in(
     db: Database, principal: Principal, organization_id: uuid.UUID | None
 ) -> OwnerScope:
     """`resolve_scope` for callers without a session (the request dependencies)."""
-    return await _resolve(principal, organization_id, lambda org, user: is_member_in(db, org, user))
+    return await _resolve(
+        principal,
+        organization_id,
+        lambda org, user: is_member_in(db, org, user),
+        lambda org: _exists_in(db, org),
+    )

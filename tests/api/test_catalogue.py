@@ -438,3 +438,23 @@ async def test_a_value_postgresql_cannot_store_is_a_422(
     else:  # SQLite keeps NUL characters.
         assert r.status_code in (200, 201), r.text
         assert count == 1
+
+
+async def test_a_superuser_acting_in_an_unknown_organization_gets_404(
+    client: httpx.AsyncClient, superuser: User
+) -> None:
+    params = {"organization_id": str(uuid.uuid4())}
+    r = await client.post(
+        f"{API}/subjects/", json={"name": "Ghost"}, params=params, headers=superuser.headers
+    )
+    assert r.status_code == 404 and r.json()["detail"] == "Organization not found"
+    r = await client.post(
+        f"{API}/webhooks/",
+        json={
+            "url": "https://hooks.example.com/x",
+            "event_types": ["generation.completed"],
+            **params,
+        },
+        headers=superuser.headers,
+    )
+    assert r.status_code == 404 and r.json()["detail"] == "Organization not found"
