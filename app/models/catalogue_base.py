@@ -11,6 +11,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
+from anyascii import anyascii
 from sqlalchemy import Index, text
 from sqlmodel import Field
 
@@ -67,7 +68,9 @@ class OutputFormat(StrEnum):
 
 
 def slugify(value: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    # Transliterated first: "Платье" and "连衣裙" would otherwise both be "item" (a 409 for
+    # the second), "Été" would be "t".
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(value).lower()).strip("-")
     return slug[:SLUG_MAX].rstrip("-") or "item"
 
 

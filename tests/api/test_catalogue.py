@@ -458,3 +458,14 @@ async def test_a_superuser_acting_in_an_unknown_organization_gets_404(
         headers=superuser.headers,
     )
     assert r.status_code == 404 and r.json()["detail"] == "Organization not found"
+
+
+async def test_names_in_any_script_get_distinct_readable_slugs(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    slugs = []
+    for name in ("Платье", "Юбка", "连衣裙", "Été"):
+        r = await client.post(f"{API}/products/", json={"name": name}, headers=user.headers)
+        assert r.status_code == 201, r.text
+        slugs.append(r.json()["slug"])
+    assert slugs == ["plat-e", "yubka", "lianyiqun", "ete"]
