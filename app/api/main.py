@@ -51,7 +51,8 @@ def limited(router: APIRouter, group: str) -> APIRouter:
 # In matching order. Prefixes never overlap, so the order only decides how many routers a
 # request is checked against (~4 us each in FastAPI): the busiest first, and login, whose
 # routes have no prefix to skip them by, last but one. Route groups and their budgets:
-# settings.RATE_LIMITS. Login and the public catalogue have no caller to count against.
+# settings.RATE_LIMITS. The public catalogue has no caller to count against; login counts
+# attempts per account and address itself (`count_login_attempt`).
 API_ROUTERS: list[APIRouter] = [
     generation_models.router,
     limited(generations.router, "generations"),

@@ -171,7 +171,12 @@ class Settings(BaseSettings):
     # ("60/minute", "1000 per hour", "10/second;100/minute"); JSON in the environment, e.g.
     # RATE_LIMITS='{"generations": "30/minute"}'. Groups not listed use "default".
     RATE_LIMIT_ENABLED: bool = True
-    RATE_LIMITS: dict[str, str] = {"default": "600/minute", "generations": "60/minute"}
+    # "login" budgets sign-in attempts per account and client address.
+    RATE_LIMITS: dict[str, str] = {
+        "default": "600/minute",
+        "generations": "60/minute",
+        "login": "10/minute",
+    }
 
     # Idempotency-Key: how long a key's first response is replayed, and how long a duplicate
     # waits for the first request still running before answering 409.

@@ -65,6 +65,39 @@ async def test_budget_is_per_credential_and_429_past_it(
         assert r.headers["X-RateLimit-Remaining"] == "2"
 
 
+async def test_sign_in_attempts_are_budgeted_per_account_before_any_hash_check(
+    database_url: str, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core import security
+
+    alice, bob = await make_user(), await make_user()
+    verified: list[str] = []
+    real_verify = security.verify_password
+
+    def counting_verify(password: str, hashed: str) -> tuple[bool, str | None]:
+        verified.append(hashed)
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(security, "verify_password", counting_verify)
+    login = "/api/v1/login/access-token"
+    async with app_client(database_url, RATE_LIMITS={"login": "3/minute"}) as limited:
+        for _ in range(3):
+            r = await limited.post(login, data={"username": alice.email, "password": "guess-123"})
+            assert r.status_code == 401
+        checked = len(verified)
+        # Past the budget, even the right password waits, and no hash is verified.
+        for password in ("guess-456", alice.password):
+            refused = await limited.post(
+                login, data={"username": alice.email, "password": password}
+            )
+            assert refused.status_code == 429, refused.text
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert len(verified) == checked
+        # Another account from the same address has its own budget.
+        r = await limited.post(login, data={"username": bob.email, "password": bob.password})
+        assert r.status_code == 200
+
+
 async def test_rate_limits_can_be_disabled(database_url: str, user: TestUser) -> None:
     async with app_client(
         database_url, RATE_LIMITS={"default": "1/minute"}, RATE_LIMIT_ENABLED=False

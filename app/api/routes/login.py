@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import SQLModel
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.rate_limit import count_login_attempt
 from app.models.user import UserPublic
 from app.services import auth
 
@@ -21,11 +22,13 @@ class Token(SQLModel):
 
 @router.post("/login/access-token", response_model=Token)
 async def login_access_token(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     form_data: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
     """OAuth2 compatible token login: the username is the email."""
+    await count_login_attempt(request, form_data.username)
     token = await auth.login(session, settings, form_data.username, form_data.password)
     return Token(access_token=token.access_token, expires_in=token.expires_in)
 
