@@ -353,9 +353,9 @@ class GenerationRuntime:
 
         try:
             # Of concurrent first claims of a batch, one makes the change and says so, and
-            # the others return only once it has (see `start_generation`).
+            # the others, like a cancel, wait until it has (see `start_generation`).
             await (await execution_repository(self.db)).start_generation(
-                generation.id, now, announce, batch=generation.batch_size > 1
+                generation.id, now, announce
             )
         except Exception:
             # The work goes on; recording its outcome gives the generation its final status.

@@ -688,19 +688,13 @@ class SessionExecutionRepository:
             )
 
     async def start_generation(
-        self, generation_id: uuid.UUID, now: datetime, announce: Announce, *, batch: bool
+        self, generation_id: uuid.UUID, now: datetime, announce: Announce
     ) -> None:
         """See `DriverExecutionRepository.start_generation`."""
-        if batch:
-            async with self.db.sessionmaker() as session:
-                if await GenerationRepository(session).start_generation(generation_id, now):
-                    await announce()
-                await session.commit()
-            return
-        async with self.db.autocommit_sessionmaker() as session:
-            started = await GenerationRepository(session).start_generation(generation_id, now)
-        if started:
-            await announce()
+        async with self.db.sessionmaker() as session:
+            if await GenerationRepository(session).start_generation(generation_id, now):
+                await announce()
+            await session.commit()
 
     async def finish_single(
         self,
@@ -749,26 +743,17 @@ class DriverExecutionRepository:
         return None if row is None else _claim_from_row(row)
 
     async def start_generation(
-        self, generation_id: uuid.UUID, now: datetime, announce: Announce, *, batch: bool
+        self, generation_id: uuid.UUID, now: datetime, announce: Announce
     ) -> None:
-        """PENDING -> PROCESSING, and `announce()` by the one caller that made the change.
-
-        Of a batch, several predictions start at once, and only one of them makes the change:
-        it announces it before its transaction commits, and the others' statements wait for
-        that commit on the generation's row, so none of them can publish an event of its own
-        before PROCESSING is out, whichever process runs it. A lone prediction has no one to
-        race with: one autocommit statement, then the announcement."""
+        """PENDING -> PROCESSING, and `announce()` by the one caller that made the change,
+        before its transaction commits: whoever else writes the generation meanwhile (a
+        batch's other predictions starting, a cancel) waits on its row for that commit, so
+        nothing of theirs is published before PROCESSING, in whatever process."""
         start = driver_statement(_start_generation_returning_statement())
         args = start.args({"s_id": generation_id, "s_now": now})
-        async with self.pool.acquire() as conn:
-            if batch:
-                async with conn.transaction():
-                    if await conn.fetchval(start.sql, *args) is not None:
-                        await announce()
-                return
-            started = await conn.fetchval(start.sql, *args) is not None
-        if started:
-            await announce()
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(start.sql, *args) is not None:
+                await announce()
 
     async def finish_single(
         self,

@@ -11,7 +11,8 @@ import pytest
 
 from app.models.generation import GenerationStatus
 from app.pipeline.events import GenerationEvents
-from tests.generations.helpers import wait_for
+from tests.generations.conftest import ModelFactory, scripted
+from tests.generations.helpers import wait_for, wait_prediction
 
 if TYPE_CHECKING:
     from tests.conftest import TestUser
@@ -29,21 +30,27 @@ async def _events(app: Any, generation_id: str) -> list[tuple[str, str | None]]:
     return seen
 
 
-async def test_a_batch_announces_processing_before_any_prediction_event(
-    client: httpx.AsyncClient, user: TestUser, app: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The prediction that moves the generation to PROCESSING is slow to say so, while its
-    # siblings, started at the same time, finish at once: their events must still wait.
+@pytest.fixture
+def slow_processing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prediction that moves its generation to PROCESSING is slow to say so."""
     publish = GenerationEvents.status
 
-    async def slow_processing(
+    async def slow(
         self: GenerationEvents, generation: Any, status: GenerationStatus, **kw: Any
     ) -> None:
         if status == GenerationStatus.PROCESSING:
             await asyncio.sleep(0.3)
         await publish(self, generation, status, **kw)
 
-    monkeypatch.setattr(GenerationEvents, "status", slow_processing)
+    monkeypatch.setattr(GenerationEvents, "status", slow)
+
+
+@pytest.mark.usefixtures("slow_processing")
+async def test_a_batch_announces_processing_before_any_prediction_event(
+    client: httpx.AsyncClient, user: TestUser, app: Any
+) -> None:
+    # The siblings of the prediction announcing PROCESSING finish at once: their events
+    # must still wait for it.
     r = await client.post(
         "/api/v1/generations/",
         json={"batch_size": 3, "width": 64, "height": 64},
@@ -59,3 +66,29 @@ async def test_a_batch_announces_processing_before_any_prediction_event(
     assert events.count(("generation.status", "PROCESSING")) == 1
     assert [t for t, _ in events].count("prediction.completed") == 3
     assert events[-1] == ("generation.completed", "COMPLETED")
+
+
+@pytest.mark.usefixtures("slow_processing")
+async def test_a_cancel_is_published_after_processing_not_before(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+) -> None:
+    model = await make_model(provider_config=scripted("hang"))
+    r = await client.post(
+        "/api/v1/generations/",
+        json={"batch_size": 1, "width": 64, "height": 64, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation = r.json()
+    # Claimed: PROCESSING is being announced, slowly, while the cancel comes in.
+    await wait_prediction(client, generation["predictions"][0]["id"], user.headers, "GENERATING")
+    r = await client.post(f"/api/v1/generations/{generation['id']}/cancel", headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert await _events(app, generation["id"]) == [
+        ("generation.status", "PENDING"),
+        ("generation.status", "PROCESSING"),
+        ("generation.cancelled", "CANCELLED"),
+    ]
