@@ -6,16 +6,23 @@ whose worker died is delivered again (to another consumer, once it has been idle
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage, AsyncBroker, BrokerMessage, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
+from app.core.backoff import jittered_backoff
 from app.core.config import Settings
+
+logger = logging.getLogger(__name__)
 
 # How often a worker takes over messages other consumers left unacknowledged for longer than
 # the idle timeout (seconds, far shorter than any idle timeout).
@@ -33,6 +40,9 @@ class StreamBroker(RedisStreamBroker):
       worker's loop beside the start of every job, though a message only becomes reclaimable
       after the idle timeout. It now also runs while the stream is idle, where the library
       never reclaimed anything until a new message arrived.
+    * A consumer group that Redis lost (restarted without its data, flushed) is declared
+      again, and an unreachable Redis is retried with backoff: the library's receiver loop
+      restarted the listener at once, spinning on the CPU and logging a traceback each time.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -58,40 +68,71 @@ class StreamBroker(RedisStreamBroker):
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         next_reclaim = 0.0
+        failures = 0
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
-                fetched: Any = await redis.xreadgroup(
-                    self.consumer_group_name,
-                    self.consumer_name,
-                    {self.queue_name: ">"},
-                    block=self.block,
-                    noack=False,
-                    count=self.count,
-                )
+                try:
+                    fetched: Any = await redis.xreadgroup(
+                        self.consumer_group_name,
+                        self.consumer_name,
+                        {self.queue_name: ">"},
+                        block=self.block,
+                        noack=False,
+                        count=self.count,
+                    )
+                    if time.monotonic() >= next_reclaim:
+                        next_reclaim = time.monotonic() + RECLAIM_INTERVAL_SECONDS
+                        fetched = [*(fetched or []), (self.queue_name, await self._reclaim(redis))]
+                except ResponseError as exc:
+                    if not str(exc).startswith("NOGROUP"):
+                        raise
+                    # The stream or its group is gone (Redis restarted without its data, a
+                    # flush, a failover): declared again from the stream's start, so what was
+                    # queued since is not skipped. The rows remain the truth; the sweeper
+                    # queues again whatever the lost messages carried.
+                    logger.warning("task stream %s lost its group; recreating it", self.queue_name)
+                    await self._create_group(redis)
+                    continue
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    # Back off rather than spin (and log) while Redis is unreachable.
+                    delay = jittered_backoff(failures, 0.5, 15.0)
+                    failures += 1
+                    logger.warning("task stream unreachable (%s); again in %.1f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                failures = 0
                 for stream, messages in fetched or []:
                     for msg_id, fields in messages:
                         yield self._message(stream, msg_id, fields)
-                if time.monotonic() < next_reclaim:
-                    continue
-                next_reclaim = time.monotonic() + RECLAIM_INTERVAL_SECONDS
-                # As taskiq_redis does it: one consumer at a time per stream.
-                pipe = redis.pipeline()
-                lock = pipe.lock(
-                    f"autoclaim:{self.consumer_group_name}:{self.queue_name}",
-                    timeout=self.unacknowledged_lock_timeout,
-                )
-                await lock.acquire()
-                await pipe.xautoclaim(
-                    name=self.queue_name,
-                    groupname=self.consumer_group_name,
-                    consumername=self.consumer_name,
-                    min_idle_time=self.idle_timeout,
-                    count=self.unacknowledged_batch_size,
-                )
-                await lock.release()
-                results: Any = await pipe.execute()
-                for msg_id, fields in results[1][1]:
-                    yield self._message(self.queue_name, msg_id, fields)
+
+    async def _reclaim(self, redis: Redis) -> list[Any]:
+        """Messages other consumers left unacknowledged past the idle timeout (as taskiq_redis
+        does it: one consumer at a time per stream)."""
+        pipe = redis.pipeline()
+        lock = pipe.lock(
+            f"autoclaim:{self.consumer_group_name}:{self.queue_name}",
+            timeout=self.unacknowledged_lock_timeout,
+        )
+        await lock.acquire()
+        await pipe.xautoclaim(
+            name=self.queue_name,
+            groupname=self.consumer_group_name,
+            consumername=self.consumer_name,
+            min_idle_time=self.idle_timeout,
+            count=self.unacknowledged_batch_size,
+        )
+        await lock.release()
+        results: Any = await pipe.execute()
+        return list(results[1][1])
+
+    async def _create_group(self, redis: Redis) -> None:
+        try:
+            await redis.xgroup_create(
+                self.queue_name, self.consumer_group_name, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if not str(exc).startswith("BUSYGROUP"):  # created meanwhile by another worker
+                raise
 
 
 def create_broker(settings: Settings) -> AsyncBroker:

@@ -91,3 +91,36 @@ async def test_a_message_left_unacknowledged_is_taken_over_while_the_stream_is_i
         await alive.shutdown()
         async with Redis.from_url(REDIS_URL) as redis:
             await redis.delete(queue)
+
+
+async def test_a_group_redis_lost_is_declared_again_and_nothing_queued_since_is_skipped(
+    broker: StreamBroker,
+) -> None:
+    listener = broker.listen()
+    # Redis restarted without its data: the stream and its consumer group are gone.
+    async with Redis.from_url(REDIS_URL) as redis:
+        await redis.delete(broker.queue_name)
+    # The API queues again meanwhile (XADD recreates the stream, not the group).
+    await broker.kick(BrokerMessage(task_id="1", task_name="t", message=b"after", labels={}))
+    received = await asyncio.wait_for(anext(listener), 10)
+    assert received.data == b"after"
+    await listener.aclose()
+
+
+async def test_an_unreachable_redis_is_retried_with_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[int] = []
+
+    def backoff(attempt: int, base: float, cap: float) -> float:
+        waits.append(attempt)
+        return 0.1
+
+    monkeypatch.setattr("app.pipeline.broker.jittered_backoff", backoff)
+    unreachable = StreamBroker("redis://127.0.0.1:1/0", queue_name="test:nowhere")
+    listener = unreachable.listen()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(listener), 0.55)
+    # A handful of attempts, growing, not a spin.
+    assert 3 <= len(waits) <= 7 and waits == list(range(len(waits)))
+    await unreachable.shutdown()
