@@ -19,11 +19,13 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from taskiq import AsyncBroker
 
+from app.core.backoff import jittered_backoff
 from app.core.config import Settings
 from app.core.db import Database
 from app.events.bus import EventBus, EventType
@@ -39,6 +41,7 @@ from app.pipeline.broker import create_broker
 from app.pipeline.events import GenerationEvents
 from app.pipeline.manifest import failure_manifest, success_manifest
 from app.pipeline.steps import Progress, StepFailed, StepsOutcome, prepare_inputs, run_plan
+from app.providers.base import ErrorCategory
 from app.providers.registry import ProviderRegistry
 from app.repositories.generations import (
     GenerationRepository,
@@ -51,6 +54,23 @@ logger = logging.getLogger(__name__)
 
 TASK_NAME = "generations.run_prediction"
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
+# A finished result is kept through a short outage of the storage or the database (~4-8 s
+# of backoff in all): giving up would throw the image away and run the provider, a paid call,
+# again once the lease ran out.
+FINISH_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+async def _retrying(what: str, operation: Callable[[], Awaitable[T]]) -> T:
+    for attempt in range(FINISH_ATTEMPTS - 1):
+        try:
+            return await operation()
+        except Exception:
+            delay = jittered_backoff(attempt, 0.5, 4.0)
+            logger.warning("%s failed; again in %.1f s", what, delay, exc_info=True)
+            await asyncio.sleep(delay)
+    return await operation()
 
 
 def utcnow() -> datetime:
@@ -337,7 +357,7 @@ class GenerationRuntime:
                     seed=claim.seed,
                 )
                 return
-            await self._finish_success(generation, prediction_id, token, now, outcome)
+            await self._finish_success(generation, prediction_id, token, now, outcome, claim.seed)
         finally:
             heartbeat.cancel()
             self._work.pop(prediction_id, None)
@@ -393,10 +413,29 @@ class GenerationRuntime:
         token: str,
         started: datetime,
         outcome: StepsOutcome,
+        seed: int,
     ) -> None:
         image = outcome.image
         key = result_key(generation.id, prediction_id, token, image.mime_type)
-        stored = await self.storage.put(key, image.data, image.mime_type)
+        try:
+            stored = await _retrying(
+                f"storing the result of prediction {prediction_id}",
+                lambda: self.storage.put(key, image.data, image.mime_type),
+            )
+        except Exception as exc:
+            # Said on the prediction, rather than redelivered (and paid for) until given up.
+            logger.exception("storing the result of prediction %s failed", prediction_id)
+            await self._finish_error(
+                generation,
+                prediction_id,
+                token,
+                started=started,
+                message=f"Storing the result failed: {type(exc).__name__}",
+                category=ErrorCategory.STORAGE,
+                attempts=outcome.attempts,
+                seed=seed,
+            )
+            return
         now = utcnow()
         values = {
             "status": PredictionStatus.COMPLETED,
@@ -464,34 +503,21 @@ class GenerationRuntime:
         event_type: EventType,
     ) -> bool:
         now = utcnow()
-        final: GenerationStatus | None
-        if generation.batch_size == 1:
-            # Its only prediction's outcome is the generation's: writing the final state takes
-            # the generation's lock first (same order as cancel/retry), and a failed
-            # compare-and-set on the prediction rolls both back.
-            final = (
-                GenerationStatus.COMPLETED
-                if values["status"] == PredictionStatus.COMPLETED
-                else GenerationStatus.FAILED
-            )
-            error = (values.get("error_message"), values.get("error_category"))
-            finished = final_values(final, now, generation.started_at, error)
-            execution = await execution_repository(self.db)
-            if not await execution.finish_single(
-                generation.id, finished, prediction_id, token, values
-            ):
-                return False
-        else:
-            async with self.db.sessionmaker() as session:
-                repo = GenerationRepository(session)
-                # Lock the generation first: concurrent finishers of one generation settle it
-                # one after another, so exactly one sees it finish.
-                state = await repo.lock_generation_state(generation.id, now)
-                if state is None or not await repo.finish_prediction(prediction_id, token, values):
-                    await session.rollback()
-                    return False
-                final = await settle_generation(repo, generation.id, now, state)
-                await session.commit()
+        tried = False
+
+        async def record() -> tuple[bool, GenerationStatus | None]:
+            nonlocal tried
+            if tried:
+                # The failed try may have committed before its connection went.
+                landed = await self._landed(generation.id, prediction_id, values, now)
+                if landed is not None:
+                    return landed
+            tried = True
+            return await self._write_outcome(generation, prediction_id, token, values, now)
+
+        recorded, final = await _retrying(f"recording prediction {prediction_id}", record)
+        if not recorded:
+            return False
         await self.events.prediction_finished(
             generation,
             event_type,
@@ -504,3 +530,60 @@ class GenerationRuntime:
             final,
         )
         return True
+
+    async def _write_outcome(
+        self,
+        generation: Generation,
+        prediction_id: uuid.UUID,
+        token: str,
+        values: dict[str, Any],
+        now: datetime,
+    ) -> tuple[bool, GenerationStatus | None]:
+        """Record the outcome if `token` still holds the prediction: (recorded, the final
+        status it gave the generation, if it was the last one)."""
+        if generation.batch_size == 1:
+            # Its only prediction's outcome is the generation's: writing the final state takes
+            # the generation's lock first (same order as cancel/retry), and a failed
+            # compare-and-set on the prediction rolls both back.
+            status = (
+                GenerationStatus.COMPLETED
+                if values["status"] == PredictionStatus.COMPLETED
+                else GenerationStatus.FAILED
+            )
+            error = (values.get("error_message"), values.get("error_category"))
+            finished = final_values(status, now, generation.started_at, error)
+            execution = await execution_repository(self.db)
+            recorded = await execution.finish_single(
+                generation.id, finished, prediction_id, token, values
+            )
+            return recorded, status if recorded else None
+        async with self.db.sessionmaker() as session:
+            repo = GenerationRepository(session)
+            # Lock the generation first: concurrent finishers of one generation settle it
+            # one after another, so exactly one sees it finish.
+            state = await repo.lock_generation_state(generation.id, now)
+            if state is None or not await repo.finish_prediction(prediction_id, token, values):
+                await session.rollback()
+                return False, None
+            final = await settle_generation(repo, generation.id, now, state)
+            await session.commit()
+        return True, final
+
+    async def _landed(
+        self,
+        generation_id: uuid.UUID,
+        prediction_id: uuid.UUID,
+        values: dict[str, Any],
+        now: datetime,
+    ) -> tuple[bool, GenerationStatus | None] | None:
+        """What `_write_outcome` returned to a try whose reply was lost, if that try
+        committed; None if it did not. Its timestamps are its own: nothing else writes them."""
+        async with self.db.read_sessionmaker() as session:
+            repo = GenerationRepository(session)
+            prediction = await repo.get_prediction(prediction_id)
+            generation = await repo.get(generation_id)
+        if prediction is None or prediction.finished_at != values["finished_at"]:
+            return None
+        if generation is None or generation.finished_at != now:
+            return True, None
+        return True, GenerationStatus(generation.status)

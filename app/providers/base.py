@@ -28,6 +28,7 @@ class ErrorCategory(StrEnum):
     MALFORMED_RESPONSE = "malformed_response"
     CONFIGURATION = "configuration"  # missing credentials, unknown model, …
     CANCELLED = "cancelled"
+    STORAGE = "storage"  # the result could not be stored
     INTERNAL = "internal"
 
 
