@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from app.storage.base import Storage, check_key
@@ -54,13 +55,39 @@ class LocalStorage(Storage):
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).is_file)
 
+    def _delete_sync(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # The last file of its directory (a generation deleted while this result was being
+        # written): the directory goes too. Not empty: kept.
+        if path.parent != self.root:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
+
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._path(key).unlink, True)
+        await asyncio.to_thread(self._delete_sync, key)
+
+    def _files(self, prefix: str) -> Iterator[tuple[str, Path]]:
+        """(key, path) of the files whose key starts with `prefix`, a temporary file under the
+        key it was becoming. Walks only the directory the prefix names, not the whole store."""
+        base = (self.root / prefix.rpartition("/")[0]).resolve()
+        if not base.is_relative_to(self.root) or not base.is_dir():
+            return
+        for path in base.rglob("*"):
+            if not path.is_file():
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if path.name.endswith(".part"):
+                # ".{name}.{uuid}.part" -> name
+                key = key[: -len(path.name)] + path.name[1:].rsplit(".", 2)[0]
+            if key.startswith(prefix):
+                yield key, path
 
     def _delete_prefix_sync(self, prefix: str) -> int:
+        """Removes temporary files too: those of a writer that died mid-write."""
         removed = 0
-        for key in self._list_sync(prefix):
-            self._path(key).unlink(missing_ok=True)
+        for _key, path in self._files(prefix):
+            path.unlink(missing_ok=True)
             removed += 1
         directory = self.root / prefix.rstrip("/")
         if prefix.endswith("/") and directory.is_dir() and directory.resolve() != self.root:
@@ -71,15 +98,7 @@ class LocalStorage(Storage):
         return await asyncio.to_thread(self._delete_prefix_sync, prefix)
 
     def _list_sync(self, prefix: str) -> list[str]:
-        if not self.root.exists():
-            return []
-        keys = []
-        for path in self.root.rglob("*"):
-            if path.is_file() and not path.name.endswith(".part"):
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    keys.append(key)
-        return sorted(keys)
+        return sorted(key for key, path in self._files(prefix) if not path.name.endswith(".part"))
 
     async def list_keys(self, prefix: str = "") -> list[str]:
         return await asyncio.to_thread(self._list_sync, prefix)

@@ -36,3 +36,28 @@ async def test_a_failed_write_leaves_nothing_behind(
     with pytest.raises(OSError, match="disk full"):
         await storage.put("generations/g/p-t.png", b"data", "image/png")
     assert list((tmp_path / "generations" / "g").iterdir()) == []
+
+
+async def test_an_attempts_removal_takes_a_dead_writers_temporary_file(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    await storage.put("generations/g/p1-a.png", b"done", "image/png")
+    await storage.put("generations/g/p2-b.png", b"other prediction", "image/png")
+    # What a writer killed mid-write leaves: its file under a temporary name.
+    (tmp_path / "generations" / "g" / ".p1-dead.png.0123abcd.part").write_bytes(b"half")
+    assert await storage.list_keys("generations/g/") == [
+        "generations/g/p1-a.png",
+        "generations/g/p2-b.png",
+    ]
+    assert await storage.delete_prefix("generations/g/p1-") == 2
+    assert sorted(p.name for p in (tmp_path / "generations" / "g").iterdir()) == ["p2-b.png"]
+
+
+async def test_removing_a_directorys_last_file_removes_the_directory(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    await storage.put("generations/g/p1-a.png", b"1", "image/png")
+    await storage.put("generations/g/p2-b.png", b"2", "image/png")
+    await storage.delete("generations/g/p1-a.png")
+    assert (tmp_path / "generations" / "g").is_dir()
+    await storage.delete("generations/g/p2-b.png")
+    assert not (tmp_path / "generations" / "g").exists()
+    assert (tmp_path / "generations").is_dir()
