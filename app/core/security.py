@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,30 +32,36 @@ def create_access_token(subject: str, expires_delta: timedelta, secret_key: str)
     return str(jwt.encode(claims, secret_key, algorithm=settings.JWT_ALGORITHM))
 
 
-# Verified tokens -> (subject, expiry): a client sends the same token on every request, and
-# checking its signature again (~0.1 ms) was a large part of an authenticated request. Only a
-# token that verified is stored, under the key it verified with, and its expiry is still
-# checked on every hit.
-_VERIFIED_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
+@dataclass(frozen=True)
+class AccessToken:
+    subject: str
+    # Whole seconds (JWT's iat); 0 for a token without one, older than any password change.
+    issued_at: int
+    expires_at: float
+
+
+# Verified tokens: a client sends the same token on every request, and checking its signature
+# again (~0.1 ms) was a large part of an authenticated request. Only a token that verified is
+# stored, under the key it verified with, and its expiry is still checked on every hit.
+_VERIFIED_TOKENS: dict[tuple[str, str], AccessToken] = {}
 _VERIFIED_TOKENS_MAX = 4096
 
 
-def decode_access_token(token: str, secret_key: str) -> str:
-    """Return the token's subject; the algorithm list is explicit so `none`/RS* are refused."""
+def decode_access_token(token: str, secret_key: str) -> AccessToken:
+    """The token's claims; the algorithm list is explicit so `none`/RS* are refused."""
     cached = _VERIFIED_TOKENS.get((secret_key, token))
     if cached is not None:
-        subject, expires_at = cached
-        if time.time() < expires_at:
-            return subject
+        if time.time() < cached.expires_at:
+            return cached
         del _VERIFIED_TOKENS[(secret_key, token)]
-    subject, expires_at = _verify_access_token(token, secret_key)
+    verified = _verify_access_token(token, secret_key)
     if len(_VERIFIED_TOKENS) >= _VERIFIED_TOKENS_MAX:
         _VERIFIED_TOKENS.clear()
-    _VERIFIED_TOKENS[(secret_key, token)] = (subject, expires_at)
-    return subject
+    _VERIFIED_TOKENS[(secret_key, token)] = verified
+    return verified
 
 
-def _verify_access_token(token: str, secret_key: str) -> tuple[str, float]:
+def _verify_access_token(token: str, secret_key: str) -> AccessToken:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALLOWED_JWT_ALGORITHMS:
@@ -73,7 +80,10 @@ def _verify_access_token(token: str, secret_key: str) -> tuple[str, float]:
     expires_at = claims.get("exp")
     if not isinstance(expires_at, int | float):
         raise InvalidTokenError("invalid expiry")
-    return subject, float(expires_at)
+    issued_at = claims.get("iat", 0)
+    if not isinstance(issued_at, int | float):
+        raise InvalidTokenError("invalid issue time")
+    return AccessToken(subject, int(issued_at), float(expires_at))
 
 
 def hash_password(password: str) -> str:

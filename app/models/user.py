@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, updated_at_field, uuid_pk
+from app.models.base import TZDateTime, created_at_field, updated_at_field, uuid_pk
 
 
 class UserBase(SQLModel):
@@ -43,6 +43,8 @@ class User(UserBase, table=True):
 
     id: uuid.UUID = uuid_pk()
     hashed_password: str = Field(max_length=255)
+    # Tokens issued before it are refused.
+    password_changed_at: datetime | None = Field(default=None, sa_type=TZDateTime)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -63,8 +63,8 @@ async def principal_from_token(db: Database, settings: Settings, token: str) -> 
     remembered), outside the request's session: `Principal.user` is detached (see
     `attach_user`). On PostgreSQL the row comes straight from the driver pool."""
     try:
-        subject = security.decode_access_token(token, settings.secret_key)
-        user_id = uuid.UUID(subject)
+        claims = security.decode_access_token(token, settings.secret_key)
+        user_id = uuid.UUID(claims.subject)
     except (security.InvalidTokenError, ValueError) as exc:
         raise Unauthorized("Could not validate credentials") from exc
     pool = await db.driver_pool()
@@ -75,6 +75,10 @@ async def principal_from_token(db: Database, settings: Settings, token: str) -> 
             user = await UserRepository(session).get(user_id)
     if user is None:
         raise Unauthorized("Could not validate credentials")
+    # A password change signs out every token issued before it (in the same second: kept).
+    changed = user.password_changed_at
+    if changed is not None and claims.issued_at < int(changed.timestamp()):
+        raise Unauthorized("The password has changed since this token was issued")
     if not user.is_active:
         raise BadRequest("Inactive user")
     return Principal(user=user)

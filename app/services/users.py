@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -65,6 +66,7 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> Us
     password = changes.pop("password", None)
     if password is not None:
         changes["hashed_password"] = await security.hash_password_async(password)
+        changes["password_changed_at"] = datetime.now(UTC)
     for field in ("email", "is_active", "is_superuser"):
         if field in changes and changes[field] is None:
             raise BadRequest(f"{field} cannot be null")
@@ -90,6 +92,7 @@ async def change_password(session: AsyncSession, user: User, data: UpdatePasswor
     if data.current_password == data.new_password:
         raise BadRequest("New password cannot be the same as the current one")
     user.hashed_password = await security.hash_password_async(data.new_password)
+    user.password_changed_at = datetime.now(UTC)
     session.add(user)
     await session.flush()
 

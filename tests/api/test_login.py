@@ -191,3 +191,41 @@ async def test_valid_minted_token_works(
     r = await client.get("/api/v1/users/me", headers=token_headers(settings, user.id))
     assert r.status_code == 200
     assert r.json()["id"] == str(user.id)
+
+
+async def test_a_password_change_signs_out_the_tokens_issued_before_it(
+    client: httpx.AsyncClient, settings: Settings, make_user: UserFactory, superuser: Any
+) -> None:
+    user = await make_user()
+
+    def issued_earlier() -> dict[str, str]:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": str(user.id),
+            "iat": now - timedelta(seconds=5),
+            "exp": now + timedelta(minutes=5),
+        }
+        token = jwt.encode(claims, settings.secret_key, algorithm=settings.JWT_ALGORITHM)
+        return {"Authorization": f"Bearer {token}"}
+
+    old = issued_earlier()
+    assert (await client.get("/api/v1/users/me", headers=old)).status_code == 200
+    r = await client.patch(
+        "/api/v1/users/me/password",
+        json={"current_password": user.password, "new_password": "a-new-password-1"},
+        headers=user.headers,
+    )
+    assert r.status_code == 200
+    refused = await client.get("/api/v1/users/me", headers=old)
+    assert refused.status_code == 401
+    assert "password has changed" in refused.json()["detail"]
+    fresh = await login(client, user.email, "a-new-password-1")
+    headers = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+    assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+    # A superuser setting the password does the same.
+    old = issued_earlier()
+    r = await client.patch(
+        f"/api/v1/users/{user.id}", json={"password": "set-by-admin-1"}, headers=superuser.headers
+    )
+    assert r.status_code == 200
+    assert (await client.get("/api/v1/users/me", headers=old)).status_code == 401
