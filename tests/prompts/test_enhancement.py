@@ -194,7 +194,9 @@ async def test_database_connection_is_released_during_the_llm_call(
     seen: list[int] = []
 
     def reply(_system: str | None, user_text: str, _images: int) -> str:
-        seen.append(sum(1 for task in held.values() if task is request_task))
+        # Only this request's call: another test's work may still be asking the fake LLM.
+        if BODY["subject_description"] in user_text:
+            seen.append(sum(1 for task in held.values() if task is request_task))
         return "enhanced"
 
     fake_llm.reply = reply
