@@ -503,33 +503,36 @@ class GenerationRuntime:
         event_type: EventType,
     ) -> bool:
         now = utcnow()
+        published = False
+
+        async def publish(final: GenerationStatus | None) -> None:
+            nonlocal published
+            if published:  # by a try that failed afterwards
+                return
+            published = True
+            await self.events.prediction_finished(
+                generation,
+                event_type,
+                prediction_id,
+                {
+                    "status": str(values["status"]),
+                    "error_message": values.get("error_message"),
+                    "error_category": values.get("error_category"),
+                },
+                final,
+            )
+
         tried = False
 
-        async def record() -> tuple[bool, GenerationStatus | None]:
+        async def record() -> bool:
             nonlocal tried
-            if tried:
-                # The failed try may have committed before its connection went.
-                landed = await self._landed(generation.id, prediction_id, values, now)
-                if landed is not None:
-                    return landed
+            # The failed try may have committed before its connection went.
+            if tried and await self._landed(generation.id, prediction_id, values, now, publish):
+                return True
             tried = True
-            return await self._write_outcome(generation, prediction_id, token, values, now)
+            return await self._write_outcome(generation, prediction_id, token, values, now, publish)
 
-        recorded, final = await _retrying(f"recording prediction {prediction_id}", record)
-        if not recorded:
-            return False
-        await self.events.prediction_finished(
-            generation,
-            event_type,
-            prediction_id,
-            {
-                "status": str(values["status"]),
-                "error_message": values.get("error_message"),
-                "error_category": values.get("error_category"),
-            },
-            final,
-        )
-        return True
+        return await _retrying(f"recording prediction {prediction_id}", record)
 
     async def _write_outcome(
         self,
@@ -538,9 +541,10 @@ class GenerationRuntime:
         token: str,
         values: dict[str, Any],
         now: datetime,
-    ) -> tuple[bool, GenerationStatus | None]:
-        """Record the outcome if `token` still holds the prediction: (recorded, the final
-        status it gave the generation, if it was the last one)."""
+        publish: Callable[[GenerationStatus | None], Awaitable[None]],
+    ) -> bool:
+        """Record the outcome if `token` still holds the prediction, and `publish` it with the
+        final status it gave the generation, if it was the last one."""
         if generation.batch_size == 1:
             # Its only prediction's outcome is the generation's: writing the final state takes
             # the generation's lock first (same order as cancel/retry), and a failed
@@ -553,10 +557,12 @@ class GenerationRuntime:
             error = (values.get("error_message"), values.get("error_category"))
             finished = final_values(status, now, generation.started_at, error)
             execution = await execution_repository(self.db)
-            recorded = await execution.finish_single(
+            if not await execution.finish_single(
                 generation.id, finished, prediction_id, token, values
-            )
-            return recorded, status if recorded else None
+            ):
+                return False
+            await publish(status)
+            return True
         async with self.db.sessionmaker() as session:
             repo = GenerationRepository(session)
             # Lock the generation first: concurrent finishers of one generation settle it
@@ -564,10 +570,14 @@ class GenerationRuntime:
             state = await repo.lock_generation_state(generation.id, now)
             if state is None or not await repo.finish_prediction(prediction_id, token, values):
                 await session.rollback()
-                return False, None
+                return False
             final = await settle_generation(repo, generation.id, now, state)
+            # Published before the commit, under the generation's lock: the finisher that
+            # settles it waits for the lock, so its final event comes after every other
+            # prediction's (published after the commit, one could come after the final one).
+            await publish(final)
             await session.commit()
-        return True, final
+        return True
 
     async def _landed(
         self,
@@ -575,15 +585,19 @@ class GenerationRuntime:
         prediction_id: uuid.UUID,
         values: dict[str, Any],
         now: datetime,
-    ) -> tuple[bool, GenerationStatus | None] | None:
-        """What `_write_outcome` returned to a try whose reply was lost, if that try
-        committed; None if it did not. Its timestamps are its own: nothing else writes them."""
+        publish: Callable[[GenerationStatus | None], Awaitable[None]],
+    ) -> bool:
+        """Whether a try whose reply was lost committed, and if so `publish` what it wrote
+        (with the final status it gave the generation, if any). Its timestamps tell: nothing
+        else writes them."""
         async with self.db.read_sessionmaker() as session:
             repo = GenerationRepository(session)
             prediction = await repo.get_prediction(prediction_id)
             generation = await repo.get(generation_id)
         if prediction is None or prediction.finished_at != values["finished_at"]:
-            return None
-        if generation is None or generation.finished_at != now:
-            return True, None
-        return True, GenerationStatus(generation.status)
+            return False
+        final = None
+        if generation is not None and generation.finished_at == now:  # it settled it
+            final = GenerationStatus(generation.status)
+        await publish(final)
+        return True

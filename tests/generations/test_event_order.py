@@ -92,3 +92,28 @@ async def test_a_cancel_is_published_after_processing_not_before(
         ("generation.status", "PROCESSING"),
         ("generation.cancelled", "CANCELLED"),
     ]
+
+
+async def test_every_prediction_event_comes_before_the_generations_final_one(
+    client: httpx.AsyncClient, user: TestUser, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A prediction that is not the last is slow to publish its result; the last one settles
+    # the generation meanwhile and publishes the final event.
+    publish = GenerationEvents.prediction_finished
+
+    async def slow_unless_final(self: GenerationEvents, *args: Any) -> None:
+        if args[-1] is None:
+            await asyncio.sleep(0.3)
+        await publish(self, *args)
+
+    monkeypatch.setattr(GenerationEvents, "prediction_finished", slow_unless_final)
+    r = await client.post(
+        "/api/v1/generations/",
+        json={"batch_size": 3, "width": 64, "height": 64},
+        headers=user.headers,
+    )
+    generation_id = r.json()["id"]
+    assert (await wait_for(client, generation_id, user.headers))["status"] == "COMPLETED"
+    events = await _events(app, generation_id)
+    assert [t for t, _ in events].count("prediction.completed") == 3
+    assert events[-1] == ("generation.completed", "COMPLETED")
