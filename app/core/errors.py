@@ -91,7 +91,7 @@ def _json_safe(value: Any) -> Any:
             return value.encode(errors="backslashreplace").decode()
         return value
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {_json_safe(key): _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(item) for item in value]
     return value

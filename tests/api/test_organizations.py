@@ -127,6 +127,13 @@ async def test_a_lone_surrogate_is_a_422_that_echoes_it(
         headers={**user.headers, "content-type": "application/json"},
     )
     assert r.status_code == 422, r.text
+    # As a key, echoed in the error that lists the whole body (name missing).
+    r = await client.post(
+        ORGS,
+        content=b'{"\\ud800": 1}',
+        headers={**user.headers, "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
     assert (await client.get(ORGS, headers=user.headers)).json()["count"] == 0
 
 
