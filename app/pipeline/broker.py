@@ -71,8 +71,9 @@ class StreamBroker(RedisStreamBroker):
         failures = 0
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
+                batches: Any = []
                 try:
-                    fetched: Any = await redis.xreadgroup(
+                    batches = await redis.xreadgroup(
                         self.consumer_group_name,
                         self.consumer_name,
                         {self.queue_name: ">"},
@@ -82,7 +83,9 @@ class StreamBroker(RedisStreamBroker):
                     )
                     if time.monotonic() >= next_reclaim:
                         next_reclaim = time.monotonic() + RECLAIM_INTERVAL_SECONDS
-                        fetched = [*(fetched or []), (self.queue_name, await self._reclaim(redis))]
+                        reclaimed = await self._reclaim(redis)
+                        batches = [*(batches or []), (self.queue_name, reclaimed)]
+                    failures = 0
                 except ResponseError as exc:
                     if not str(exc).startswith("NOGROUP"):
                         raise
@@ -92,16 +95,14 @@ class StreamBroker(RedisStreamBroker):
                     # queues again whatever the lost messages carried.
                     logger.warning("task stream %s lost its group; recreating it", self.queue_name)
                     await self._create_group(redis)
-                    continue
                 except (RedisConnectionError, RedisTimeoutError) as exc:
                     # Back off rather than spin (and log) while Redis is unreachable.
                     delay = jittered_backoff(failures, 0.5, 15.0)
                     failures += 1
                     logger.warning("task stream unreachable (%s); again in %.1f s", exc, delay)
                     await asyncio.sleep(delay)
-                    continue
-                failures = 0
-                for stream, messages in fetched or []:
+                # What was read is delivered even when the reclaim after it failed.
+                for stream, messages in batches or []:
                     for msg_id, fields in messages:
                         yield self._message(stream, msg_id, fields)
 

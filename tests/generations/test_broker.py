@@ -124,3 +124,25 @@ async def test_an_unreachable_redis_is_retried_with_backoff(
     # A handful of attempts, growing, not a spin.
     assert 3 <= len(waits) <= 7 and waits == list(range(len(waits)))
     await unreachable.shutdown()
+
+
+async def test_what_was_read_is_delivered_when_the_reclaim_after_it_fails(
+    broker: StreamBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    monkeypatch.setattr("app.pipeline.broker.jittered_backoff", lambda *_: 0.01)
+    failures = [RedisConnectionError("connection reset")]
+    real_reclaim = broker._reclaim
+
+    async def flaky_reclaim(redis: Redis) -> list[object]:
+        if failures:
+            raise failures.pop()
+        return await real_reclaim(redis)
+
+    monkeypatch.setattr(broker, "_reclaim", flaky_reclaim)
+    await broker.kick(BrokerMessage(task_id="1", task_name="t", message=b"read", labels={}))
+    listener = broker.listen()
+    received = await asyncio.wait_for(anext(listener), 5)
+    assert received.data == b"read" and not failures
+    await listener.aclose()
