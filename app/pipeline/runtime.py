@@ -62,6 +62,23 @@ FINISH_ATTEMPTS = 5
 T = TypeVar("T")
 
 
+# A publish made while holding a generation's row lock (so that its events keep their order)
+# is bounded: a stalled bus must not keep the row, a pooled connection or SQLite's write lock.
+PUBLISH_UNDER_LOCK_SECONDS = 2.0
+
+
+async def _publish_under_lock(what: str, publish: Awaitable[None]) -> None:
+    try:
+        async with asyncio.timeout(PUBLISH_UNDER_LOCK_SECONDS):
+            await publish
+    except TimeoutError:
+        logger.warning(
+            "%s took over %.0f s: dropped rather than hold the generation's lock",
+            what,
+            PUBLISH_UNDER_LOCK_SECONDS,
+        )
+
+
 async def _retrying(what: str, operation: Callable[[], Awaitable[T]]) -> T:
     for attempt in range(FINISH_ATTEMPTS - 1):
         try:
@@ -369,7 +386,10 @@ class GenerationRuntime:
 
         async def announce() -> None:
             generation.status = GenerationStatus.PROCESSING
-            await self.events.status(generation, GenerationStatus.PROCESSING)
+            await _publish_under_lock(
+                f"announcing generation {generation.id} PROCESSING",
+                self.events.status(generation, GenerationStatus.PROCESSING),
+            )
 
         try:
             # Of concurrent first claims of a batch, one makes the change and says so, and
@@ -503,34 +523,46 @@ class GenerationRuntime:
         event_type: EventType,
     ) -> bool:
         now = utcnow()
-        published = False
+        published: list[GenerationStatus | None] = []
 
         async def publish(final: GenerationStatus | None) -> None:
-            nonlocal published
-            if published:  # by a try that failed afterwards
+            if not published:
+                await self.events.prediction_finished(
+                    generation,
+                    event_type,
+                    prediction_id,
+                    {
+                        "status": str(values["status"]),
+                        "error_message": values.get("error_message"),
+                        "error_category": values.get("error_category"),
+                    },
+                    final,
+                )
+            elif final is not None and published[0] is None:
+                # A try published the result and then failed to commit; this one settled it.
+                await self.events.status(generation, final)
+            else:
                 return
-            published = True
-            await self.events.prediction_finished(
-                generation,
-                event_type,
-                prediction_id,
-                {
-                    "status": str(values["status"]),
-                    "error_message": values.get("error_message"),
-                    "error_category": values.get("error_category"),
-                },
-                final,
-            )
+            published[:] = [final]
 
-        tried = False
+        failed = False
 
         async def record() -> bool:
-            nonlocal tried
-            # The failed try may have committed before its connection went.
-            if tried and await self._landed(generation.id, prediction_id, values, now, publish):
+            nonlocal failed
+            # A try that failed may have committed before its connection went.
+            if failed and await self._landed(generation.id, prediction_id, values, now, publish):
                 return True
-            tried = True
-            return await self._write_outcome(generation, prediction_id, token, values, now, publish)
+            try:
+                if await self._write_outcome(
+                    generation, prediction_id, token, values, now, publish
+                ):
+                    return True
+            except Exception:
+                failed = True
+                raise
+            # Refused: the prediction is not ours any more, or a failed try's commit has become
+            # visible only now.
+            return failed and await self._landed(generation.id, prediction_id, values, now, publish)
 
         return await _retrying(f"recording prediction {prediction_id}", record)
 
@@ -575,7 +607,7 @@ class GenerationRuntime:
             # Published before the commit, under the generation's lock: the finisher that
             # settles it waits for the lock, so its final event comes after every other
             # prediction's (published after the commit, one could come after the final one).
-            await publish(final)
+            await _publish_under_lock(f"publishing prediction {prediction_id}", publish(final))
             await session.commit()
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from app.models.generation import GenerationStatus
+from app.pipeline import runtime as runtime_module
 from app.pipeline.events import GenerationEvents
 from tests.generations.conftest import ModelFactory, scripted
 from tests.generations.helpers import wait_for, wait_prediction
@@ -117,3 +119,37 @@ async def test_every_prediction_event_comes_before_the_generations_final_one(
     events = await _events(app, generation_id)
     assert [t for t, _ in events].count("prediction.completed") == 3
     assert events[-1] == ("generation.completed", "COMPLETED")
+
+
+async def test_a_stalled_bus_does_not_hold_the_generation(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    make_model: ModelFactory,
+    scripted_provider: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PROCESSING is published under the generation's row lock: a bus that hangs must not
+    # keep cancel (or SQLite's whole database) waiting for it.
+    monkeypatch.setattr(runtime_module, "PUBLISH_UNDER_LOCK_SECONDS", 0.2)
+    publish = GenerationEvents.status
+
+    async def stalled(
+        self: GenerationEvents, generation: Any, status: GenerationStatus, **kw: Any
+    ) -> None:
+        if status == GenerationStatus.PROCESSING:
+            await asyncio.sleep(30)
+        await publish(self, generation, status, **kw)
+
+    monkeypatch.setattr(GenerationEvents, "status", stalled)
+    model = await make_model(provider_config=scripted("hang"))
+    r = await client.post(
+        "/api/v1/generations/",
+        json={"batch_size": 1, "width": 64, "height": 64, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation = r.json()
+    await wait_prediction(client, generation["predictions"][0]["id"], user.headers, "GENERATING")
+    started = time.monotonic()
+    r = await client.post(f"/api/v1/generations/{generation['id']}/cancel", headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert time.monotonic() - started < 5

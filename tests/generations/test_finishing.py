@@ -135,3 +135,29 @@ async def _events(app: Any, generation_id: str) -> list[Any]:
             break
         events.append(item[1])
     return events
+
+
+async def test_a_result_published_by_a_try_that_failed_to_commit_is_not_repeated(
+    client: httpx.AsyncClient, user: TestUser, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch's first finisher publishes its result under the lock, then loses its
+    # connection before the commit; by its retry the other prediction has been recorded, so
+    # the retry settles the generation: the final event must still go out, the result once.
+    monkeypatch.setattr(runtime_module, "jittered_backoff", lambda *_: 0.3)
+    real, failed = runtime_module._publish_under_lock, []
+
+    async def publish_then_fail(what: str, publish: Any) -> None:
+        await real(what, publish)
+        if not failed and what.startswith("publishing prediction"):
+            failed.append(what)
+            raise ConnectionResetError("connection lost before the commit")
+
+    monkeypatch.setattr(runtime_module, "_publish_under_lock", publish_then_fail)
+    r = await client.post(URL, json={**BODY, "batch_size": 2}, headers=user.headers)
+    generation_id = r.json()["id"]
+    assert (await wait_for(client, generation_id, user.headers))["status"] == "COMPLETED"
+    seen = [str(event.type) for event in await _events(app, generation_id)]
+    assert failed
+    assert seen.count("prediction.completed") == 2
+    assert seen.count("generation.completed") == 1
+    assert seen[-1] == "generation.completed"
