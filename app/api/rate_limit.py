@@ -4,6 +4,7 @@ dependency cannot reach)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.services.auth import Principal
 
 STATE_KEY = "rate_limit_headers"
 LOGIN_GROUP = "login"
+LOGIN_ADDRESS_GROUP = "login_address"
 
 # Endpoint function -> the route group whose budget its requests draw from (see
 # `app.api.main.limited`). Keyed by the endpoint because that is what routing leaves in the
@@ -52,11 +54,15 @@ async def count_request(request: Request, principal: Principal) -> None:
 
 
 async def count_login_attempt(request: Request, username: str) -> None:
-    """Budget password guessing before any hash is verified (~170 ms of CPU each): attempts
-    per account and client address, so a guesser elsewhere cannot lock the owner out."""
+    """Budget password guessing before any hash is verified (~170 ms of CPU each): per
+    account and client address (a guesser elsewhere cannot lock the owner out), and per
+    address across accounts (password spraying). Behind a proxy, the client address is the
+    one it forwards (uvicorn's --forwarded-allow-ips)."""
     client = request.client.host if request.client else "-"
-    identity = f"{username.strip().lower()}|{client}"
-    await _count(request, LOGIN_GROUP, identity, "for this account from this address")
+    # A digest: the username is the client's, of any length.
+    account = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    await _count(request, LOGIN_ADDRESS_GROUP, client, "from this address")
+    await _count(request, LOGIN_GROUP, f"{account}|{client}", "for this account from this address")
 
 
 async def _count(request: Request, group: str, identity: str, whose: str) -> None:

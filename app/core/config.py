@@ -38,6 +38,14 @@ def _parse_list(value: Any) -> list[str] | Any:
     return value
 
 
+DEFAULT_RATE_LIMITS = {
+    "default": "600/minute",
+    "generations": "60/minute",
+    "login": "10/minute",
+    "login_address": "60/minute",
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
@@ -171,12 +179,9 @@ class Settings(BaseSettings):
     # ("60/minute", "1000 per hour", "10/second;100/minute"); JSON in the environment, e.g.
     # RATE_LIMITS='{"generations": "30/minute"}'. Groups not listed use "default".
     RATE_LIMIT_ENABLED: bool = True
-    # "login" budgets sign-in attempts per account and client address.
-    RATE_LIMITS: dict[str, str] = {
-        "default": "600/minute",
-        "generations": "60/minute",
-        "login": "10/minute",
-    }
+    # "login" budgets sign-in attempts per account and client address, "login_address" per
+    # client address. Groups a setting leaves out keep these defaults.
+    RATE_LIMITS: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
 
     # Idempotency-Key: how long a key's first response is replayed, and how long a duplicate
     # waits for the first request still running before answering 409.
@@ -252,6 +257,7 @@ class Settings(BaseSettings):
     @field_validator("RATE_LIMITS")
     @classmethod
     def _parse_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        value = {**DEFAULT_RATE_LIMITS, **value}
         for group, spec in value.items():
             try:
                 parse_many(spec)

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from app.api.deps import CurrentPrincipal
 from app.api.main import limited
 from app.core import rate_limit as rate_limit_core
-from tests.clients.apps import app_client
+from tests.clients.apps import app_client, app_instance
 from tests.conftest import make_settings, token_headers
 
 if TYPE_CHECKING:
@@ -96,6 +96,29 @@ async def test_sign_in_attempts_are_budgeted_per_account_before_any_hash_check(
         # Another account from the same address has its own budget.
         r = await limited.post(login, data={"username": bob.email, "password": bob.password})
         assert r.status_code == 200
+
+
+async def test_sign_in_attempts_are_budgeted_per_address_across_accounts(
+    database_url: str,
+) -> None:
+    # Password spraying: one address, a new (and possibly huge) username every time.
+    login = "/api/v1/login/access-token"
+    limits = {"login_address": "3/minute"}
+    async with app_instance(database_url, RATE_LIMITS=limits) as (application, limited):
+        for index in range(3):
+            username = f"{index}-" + "x" * 100_000
+            r = await limited.post(login, data={"username": username, "password": "guess-123"})
+            assert r.status_code == 401
+        r = await limited.post(login, data={"username": "new@example.com", "password": "p-123"})
+        assert r.status_code == 429
+        # Counted under a digest of the username, not the username itself.
+        assert all(len(key) < 200 for key in application.state.rate_limiter.storage._windows)
+
+
+def test_a_rate_limits_setting_keeps_the_groups_it_leaves_out(database_url: str) -> None:
+    limits = make_settings(database_url, RATE_LIMITS={"default": "5/minute"}).RATE_LIMITS
+    assert limits["default"] == "5/minute"
+    assert limits["login"] == "10/minute" and limits["generations"] == "60/minute"
 
 
 async def test_rate_limits_can_be_disabled(database_url: str, user: TestUser) -> None:
