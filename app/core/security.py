@@ -103,11 +103,10 @@ def verify_password(password: str, hashed: str) -> tuple[bool, str | None]:
     secret: str | bytes = password
     if pwd_context.identify(hashed, required=False) == "bcrypt":
         secret = password.encode()[:BCRYPT_MAX_BYTES]
-    valid, new_hash = pwd_context.verify_and_update(secret, hashed)
-    if valid and new_hash is not None:
-        # The upgraded hash covers the whole password, not what bcrypt read of it.
-        new_hash = hash_password(password)
-    return bool(valid), new_hash
+    if not pwd_context.verify(secret, hashed):
+        return False, None
+    # An outdated hash is replaced by one of the whole password (not of what bcrypt read).
+    return True, hash_password(password) if pwd_context.needs_update(hashed) else None
 
 
 # A real hash of a random password: verifying against it costs the same as a real user,

@@ -61,6 +61,15 @@ class OrganizationRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def owned_by(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        rows = await self.session.exec(
+            select(OrganizationMember.organization_id)
+            .where(OrganizationMember.user_id == user_id)
+            .where(OrganizationMember.role == OrganizationRole.OWNER)
+            .order_by(col(OrganizationMember.organization_id))
+        )
+        return list(rows.all())
+
     async def sole_owner_of(self, user_id: uuid.UUID) -> list[Organization]:
         """The organizations whose only owner `user_id` is."""
         member = OrganizationMember

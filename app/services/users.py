@@ -101,8 +101,13 @@ async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) ->
     user = await get_user(session, user_id)
     if user.id == actor.id:
         raise Forbidden("Super users are not allowed to delete themselves")
-    # An organization without an owner could no longer be managed by its members.
-    owned = await OrganizationRepository(session).sole_owner_of(user.id)
+    # An organization without an owner could no longer be managed by its members. Their
+    # rows are locked first (in id order, as membership changes lock them), so that an
+    # owner leaving meanwhile cannot make this user the last one unseen.
+    organizations = OrganizationRepository(session)
+    for organization_id in await organizations.owned_by(user.id):
+        await organizations.lock(organization_id)
+    owned = await organizations.sole_owner_of(user.id)
     if owned:
         names = ", ".join(o.name for o in owned)
         raise Conflict(
