@@ -454,6 +454,8 @@ class GenerationRuntime:
                 category=ErrorCategory.STORAGE,
                 attempts=outcome.attempts,
                 seed=seed,
+                evaluation=outcome.evaluation,
+                provider=outcome.provider,
             )
             return
         now = utcnow()
@@ -497,7 +499,9 @@ class GenerationRuntime:
         attempts: list[dict[str, Any]],
         seed: int,
         evaluation: dict[str, Any] | None = None,
+        provider: str | None = None,
     ) -> None:
+        """`provider`: the one that served, when what failed came after it."""
         now = utcnow()
         served = [a for a in attempts if a.get("outcome") == "error"]
         values = {
@@ -505,7 +509,7 @@ class GenerationRuntime:
             "error_message": message,
             "error_category": category,
             "attempts": attempts,
-            "provider": served[-1]["provider"] if served else None,
+            "provider": provider or (served[-1]["provider"] if served else None),
             "manifest": failure_manifest(generation, seed),
             "evaluation": evaluation,
             "finished_at": now,

@@ -27,13 +27,20 @@ class LocalStorage(Storage):
 
     def _write_sync(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # A reader never sees a half-written file: write aside, then rename into place.
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
+            for attempt in range(2):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    with open(tmp, "wb") as handle:
+                        handle.write(data)
+                    os.replace(tmp, path)
+                    return
+                except FileNotFoundError:
+                    # The directory's last file was just deleted, and the directory with it.
+                    if attempt:
+                        raise
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -85,6 +85,7 @@ async def test_storage_that_stays_down_fails_the_prediction_saying_so(
     [prediction] = done["predictions"]
     assert prediction["status"] == "ERROR"
     assert prediction["error_category"] == "storage"
+    assert prediction["provider"] == "local"  # it served; what failed came after
     assert "Storing the result failed" in prediction["error_message"]
     assert len(provider_runs) == 1
     assert await _files(app, done["id"]) == []

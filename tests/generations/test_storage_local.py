@@ -61,3 +61,22 @@ async def test_removing_a_directorys_last_file_removes_the_directory(tmp_path: P
     await storage.delete("generations/g/p2-b.png")
     assert not (tmp_path / "generations" / "g").exists()
     assert (tmp_path / "generations").is_dir()
+
+
+async def test_a_write_racing_the_removal_of_its_directory_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = LocalStorage(tmp_path)
+    real_open, raced = open, []
+
+    def open_after_the_directory_went(path: Path, mode: str) -> object:
+        if not raced:
+            raced.append(path)
+            # Another prediction's file, the directory's last, was deleted just now.
+            path.parent.rmdir()
+            raise FileNotFoundError(path)
+        return real_open(path, mode)
+
+    monkeypatch.setattr("app.storage.local.open", open_after_the_directory_went, raising=False)
+    await storage.put("generations/g/p-t.png", b"data", "image/png")
+    assert raced and await storage.read("generations/g/p-t.png") == b"data"
