@@ -32,8 +32,7 @@ async def _events(app: Any, generation_id: str) -> list[tuple[str, str | None]]:
     return seen
 
 
-@pytest.fixture
-def slow_processing(monkeypatch: pytest.MonkeyPatch) -> None:
+def delay_processing(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """The prediction that moves its generation to PROCESSING is slow to say so."""
     publish = GenerationEvents.status
 
@@ -41,10 +40,30 @@ def slow_processing(monkeypatch: pytest.MonkeyPatch) -> None:
         self: GenerationEvents, generation: Any, status: GenerationStatus, **kw: Any
     ) -> None:
         if status == GenerationStatus.PROCESSING:
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(seconds)
         await publish(self, generation, status, **kw)
 
     monkeypatch.setattr(GenerationEvents, "status", slow)
+
+
+@pytest.fixture
+def slow_processing(monkeypatch: pytest.MonkeyPatch) -> None:
+    delay_processing(monkeypatch, 0.3)
+
+
+async def _claimed_and_hanging(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory
+) -> dict[str, Any]:
+    """A one-prediction generation claimed by a provider that never answers."""
+    model = await make_model(provider_config=scripted("hang"))
+    r = await client.post(
+        "/api/v1/generations/",
+        json={"batch_size": 1, "width": 64, "height": 64, "generative_models_id": model["id"]},
+        headers=user.headers,
+    )
+    generation: dict[str, Any] = r.json()
+    await wait_prediction(client, generation["predictions"][0]["id"], user.headers, "GENERATING")
+    return generation
 
 
 @pytest.mark.usefixtures("slow_processing")
@@ -78,15 +97,8 @@ async def test_a_cancel_is_published_after_processing_not_before(
     make_model: ModelFactory,
     scripted_provider: Any,
 ) -> None:
-    model = await make_model(provider_config=scripted("hang"))
-    r = await client.post(
-        "/api/v1/generations/",
-        json={"batch_size": 1, "width": 64, "height": 64, "generative_models_id": model["id"]},
-        headers=user.headers,
-    )
-    generation = r.json()
     # Claimed: PROCESSING is being announced, slowly, while the cancel comes in.
-    await wait_prediction(client, generation["predictions"][0]["id"], user.headers, "GENERATING")
+    generation = await _claimed_and_hanging(client, user, make_model)
     r = await client.post(f"/api/v1/generations/{generation['id']}/cancel", headers=user.headers)
     assert r.status_code == 200, r.text
     assert await _events(app, generation["id"]) == [
@@ -131,24 +143,8 @@ async def test_a_stalled_bus_does_not_hold_the_generation(
     # PROCESSING is published under the generation's row lock: a bus that hangs must not
     # keep cancel (or SQLite's whole database) waiting for it.
     monkeypatch.setattr(runtime_module, "PUBLISH_UNDER_LOCK_SECONDS", 0.2)
-    publish = GenerationEvents.status
-
-    async def stalled(
-        self: GenerationEvents, generation: Any, status: GenerationStatus, **kw: Any
-    ) -> None:
-        if status == GenerationStatus.PROCESSING:
-            await asyncio.sleep(30)
-        await publish(self, generation, status, **kw)
-
-    monkeypatch.setattr(GenerationEvents, "status", stalled)
-    model = await make_model(provider_config=scripted("hang"))
-    r = await client.post(
-        "/api/v1/generations/",
-        json={"batch_size": 1, "width": 64, "height": 64, "generative_models_id": model["id"]},
-        headers=user.headers,
-    )
-    generation = r.json()
-    await wait_prediction(client, generation["predictions"][0]["id"], user.headers, "GENERATING")
+    delay_processing(monkeypatch, 30)
+    generation = await _claimed_and_hanging(client, user, make_model)
     started = time.monotonic()
     r = await client.post(f"/api/v1/generations/{generation['id']}/cancel", headers=user.headers)
     assert r.status_code == 200, r.text
