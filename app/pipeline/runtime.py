@@ -54,17 +54,15 @@ logger = logging.getLogger(__name__)
 
 TASK_NAME = "generations.run_prediction"
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
+# A publish made while holding a generation's row lock (so that its events keep their order)
+# is bounded: a stalled bus must not keep the row, a pooled connection or SQLite's write lock.
+PUBLISH_UNDER_LOCK_SECONDS = 2.0
 # A finished result is kept through a short outage of the storage or the database (~4-8 s
 # of backoff in all): giving up would throw the image away and run the provider, a paid call,
 # again once the lease ran out.
 FINISH_ATTEMPTS = 5
 
 T = TypeVar("T")
-
-
-# A publish made while holding a generation's row lock (so that its events keep their order)
-# is bounded: a stalled bus must not keep the row, a pooled connection or SQLite's write lock.
-PUBLISH_UNDER_LOCK_SECONDS = 2.0
 
 
 async def _publish_under_lock(what: str, publish: Awaitable[None]) -> None:
