@@ -115,6 +115,11 @@ class FalQueueProvider(ImageProvider[FalConfigT]):
         try:
             async with asyncio.timeout(self.settings.PROVIDER_JOB_TIMEOUT_SECONDS):
                 return await self._await_result(handle, on_progress)
+        except ProviderError:
+            # Polling failed (the queue unreachable, an error answer): the job may still be
+            # running, and billed; stopped as one we gave up on (a finished one ignores it).
+            await self.cancel(handle)
+            raise
         except TimeoutError:
             # Like fal-client's subscribe(): a job we gave up on should not keep running.
             await self.cancel(handle)

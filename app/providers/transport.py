@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from app.core.http import get_http_client
 from app.core.url_guard import FetchError, UnsafeURLError, send_checked
+from app.imaging.io import MAX_INPUT_PIXELS
 from app.providers.base import ErrorCategory, InputImage, OutputImage, ProviderError
 from app.providers.retry import (
     RetryableProviderError,
@@ -130,23 +131,50 @@ async def request_json(
     """One provider API call, retried per the shared policy; returns the decoded JSON body."""
     timeout = settings.PROVIDER_REQUEST_TIMEOUT_SECONDS
 
+    limit = settings.PROVIDER_MAX_DOWNLOAD_BYTES
+
     async def once() -> Any:
+        client = get_http_client()
+        request = client.build_request(
+            method, url, headers=headers, json=json_body, params=params, timeout=timeout
+        )
         try:
-            response = await get_http_client().request(
-                method, url, headers=headers, json=json_body, params=params, timeout=timeout
-            )
+            response = await client.send(request, stream=True)
+            try:
+                # Read with a cap: an answer is JSON, not an unbounded stream into memory.
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > limit:
+                        raise ProviderError(
+                            f"{what}: the answer is larger than {limit} bytes",
+                            ErrorCategory.MALFORMED_RESPONSE,
+                        )
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as exc:
-            raise ProviderError(
-                f"{what}: no answer within {timeout:g}s", ErrorCategory.TIMEOUT
-            ) from exc
+            message = f"{what}: no answer within {timeout:g}s"
+            if method in ("GET", "HEAD"):
+                # Reading again is harmless; a POST may have been acted on.
+                raise RetryableProviderError(message, ErrorCategory.TIMEOUT) from exc
+            raise ProviderError(message, ErrorCategory.TIMEOUT) from exc
         except httpx.TransportError as exc:
             raise RetryableProviderError(
                 f"{what}: cannot reach the provider ({exc.__class__.__name__})"
             ) from exc
         if response.status_code >= 400:
-            raise error_from_response(response, what)
+            # The body as read (already decoded), for the error's detail.
+            headers_read = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            }
+            read = httpx.Response(
+                response.status_code, headers=headers_read, content=bytes(body), request=request
+            )
+            raise error_from_response(read, what)
         try:
-            return response.json()
+            return json.loads(body)
         except (ValueError, json.JSONDecodeError) as exc:
             raise ProviderError(
                 f"{what}: the provider answered with malformed JSON",
@@ -195,18 +223,39 @@ def header_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
+# A result larger than this is refused from its header, before anything decodes its pixels
+# (the decompression-bomb limit inputs have: a tiny file can declare gigapixels).
+MAX_RESULT_PIXELS = MAX_INPUT_PIXELS
+
+
 def _inspect(data: bytes) -> tuple[str, int, int]:
-    with Image.open(io.BytesIO(data)) as image:
+    try:
+        opened = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ResultTooLarge(f"over {(Image.MAX_IMAGE_PIXELS or 0) * 2}") from exc
+    with opened as image:
+        if image.width * image.height > MAX_RESULT_PIXELS:
+            raise ResultTooLarge(f"{image.width}x{image.height}")
         image.verify()
     with Image.open(io.BytesIO(data)) as image:
         mime = Image.MIME.get(image.format or "", "application/octet-stream")
         return mime, image.width, image.height
 
 
+class ResultTooLarge(Exception):
+    pass
+
+
 async def to_output_image(data: bytes, *, what: str, seed: int | None = None) -> OutputImage:
     """Decode enough of a result image to know its type and dimensions (off the event loop)."""
     try:
         mime, width, height = await asyncio.to_thread(_inspect, data)
+    except ResultTooLarge as exc:
+        raise ProviderError(
+            f"{what}: the provider returned an image of {exc} pixels, over the "
+            f"{MAX_RESULT_PIXELS} allowed",
+            ErrorCategory.MALFORMED_RESPONSE,
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ProviderError(
             f"{what}: the provider returned a file that is not an image",

@@ -121,8 +121,14 @@ class VertexProvider(ImageProvider[VertexConfig]):
             image = await to_output_image(data, what=f"gemini {model}", seed=seed)
             return image, usage(response)
 
-        # One image per call: Gemini image models do not honour candidate counts.
-        results = await asyncio.gather(*(one(i) for i in range(max(1, request.num_images))))
+        # One image per call: Gemini image models do not honour candidate counts. A task
+        # group: when one call fails, the others are cancelled rather than paid for.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(i)) for i in range(max(1, request.num_images))]
+        except* Exception as failures:
+            raise failures.exceptions[0] from None
+        results = [task.result() for task in tasks]
         return ProviderResult(
             images=[image for image, _ in results],
             metadata={"model": model, "usage": [u for _, u in results]},

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import struct
+import zlib
 
 import pytest
 
@@ -19,6 +21,7 @@ from app.providers.base import (
 from app.providers.configs import FalShootifyRefinerConfig, FalStandardConfig
 from app.providers.enums import ProviderCapability
 from app.providers.fal import FalShootifyRefinerProvider, FalStandardProvider
+from app.providers.transport import to_output_image
 from tests.fakes.common import eventually
 from tests.fakes.fal import FAL_KEY, FakeFal
 from tests.fakes.images import png, size_of
@@ -251,3 +254,51 @@ async def test_secrets_and_images_are_not_logged(
     assert "submitted to" in text  # the success path did log
     assert "fal-key-secret" not in text
     assert base64.b64encode(image).decode()[:40] not in text
+
+
+async def test_a_status_poll_that_fails_cancels_the_job(
+    fake_fal: FakeFal, fal_settings: Settings
+) -> None:
+    # The job may still be running (and billed) when we stop asking about it.
+    fake_fal.control.mode, fake_fal.control.mode_step = "hang", "status"
+    with pytest.raises(ProviderError):
+        await standard(fal_settings).run(ProviderRequest(task=T2I, prompt="x"))
+    assert len(fake_fal.cancelled) == 1
+
+
+async def test_an_answer_larger_than_the_cap_is_refused(
+    fake_fal: FakeFal, provider_settings: object
+) -> None:
+    settings = provider_settings(  # type: ignore[operator]
+        FAL_KEY=FAL_KEY, FAL_QUEUE_URL=fake_fal.base_url, PROVIDER_MAX_DOWNLOAD_BYTES=40
+    )
+    with pytest.raises(ProviderError) as info:
+        await standard(settings).run(ProviderRequest(task=T2I, prompt="x"))
+    assert info.value.category is ErrorCategory.MALFORMED_RESPONSE
+    assert "larger than 40 bytes" in info.value.message
+
+
+def _declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height: a few hundred bytes, no pixels to speak of."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )  # fmt: skip
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (width + 1))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side", [12_000, 20_000])
+async def test_a_result_declaring_too_many_pixels_is_refused_unread(side: int) -> None:
+    # 144 MP passed with a warning from Pillow, 400 MP raised its bomb error as "internal".
+    with pytest.raises(ProviderError) as info:
+        await to_output_image(_declaring(side, side), what="fal")
+    assert info.value.category is ErrorCategory.MALFORMED_RESPONSE
+    assert "pixels, over the 67108864 allowed" in info.value.message

@@ -198,3 +198,30 @@ async def test_key_and_images_not_logged(
         await vertex(gemini_settings).run(ProviderRequest(task=T2I, prompt="x"))
     assert GEMINI_KEY not in caplog.text
     assert base64.b64encode(image).decode()[:40] not in caplog.text
+
+
+async def test_one_failed_image_call_cancels_its_siblings(
+    gemini_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One call per image: when one fails, the others are stopped, not paid for and dropped.
+    calls: list[int] = []
+    cancelled: list[int] = []
+
+    async def generate_content(*_: object, **__: object) -> object:
+        index = len(calls)
+        calls.append(index)
+        if index == 0:
+            await asyncio.sleep(0.05)
+            raise ProviderError("gemini: refused", ErrorCategory.INVALID_INPUT)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(index)
+            raise
+        raise AssertionError("not cancelled")
+
+    monkeypatch.setattr("app.providers.vertex.generate_content", generate_content)
+    with pytest.raises(ProviderError) as info:
+        await vertex(gemini_settings).run(ProviderRequest(task=T2I, prompt="x", num_images=3))
+    assert info.value.category is ErrorCategory.INVALID_INPUT
+    assert sorted(cancelled) == [1, 2]
