@@ -38,6 +38,11 @@ def forget_models() -> None:
     _models.invalidate()
 
 
+# Longer answers are not prompts (a runaway or hostile model): twice what a request's own
+# prompt may be.
+MAX_ANSWER_CHARS = 8000
+
+
 @dataclass
 class LlmAnswer:
     text: str | None
@@ -152,5 +157,9 @@ async def ask(
         return LlmAnswer(None, "internal", model.name)
     text = clean_answer(raw)
     if not text:
+        return LlmAnswer(None, "malformed_response", model.name)
+    if len(text) > MAX_ANSWER_CHARS:
+        # A prompt, not a document: the deterministic one is returned instead.
+        logger.warning("LLM %s answered %d characters; not used", model.name, len(text))
         return LlmAnswer(None, "malformed_response", model.name)
     return LlmAnswer(text, None, model.name)

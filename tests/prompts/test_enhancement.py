@@ -86,6 +86,11 @@ async def test_failures_fall_back_to_the_chain(
         assert entry["source"] == "chain", mode
         assert entry["enhancement_error"] == error, mode
         assert entry["prompt"] == entry["original_prompt"]
+    # A runaway answer is not a prompt.
+    fake_llm.mode, fake_llm.reply = "ok", lambda *_: "word " * 5000
+    r = await client.post(URL, json=BODY, headers=user.headers)
+    entry = r.json()["prompts"]["full-body-front"]
+    assert (entry["source"], entry["enhancement_error"]) == ("chain", "malformed_response")
     fake_llm.mode, fake_llm.delay = "slow", 1.0
     llm_settings.LLM_TIMEOUT_SECONDS = 0.2
     r = await client.post(URL, json=BODY, headers=user.headers)
