@@ -217,6 +217,23 @@ class Settings(BaseSettings):
     def data_files_dir(self) -> Path:
         return (self.DATA_FILES_DIR or self.DATA_DIR).resolve()
 
+    def redact(self, text: str) -> str:
+        """`text` without the credentials configured here (a provider's error may echo the
+        key it was sent), before it is stored or logged."""
+        for secret in (
+            self.FAL_KEY,
+            self.FREEPIK_API_KEY,
+            self.GEMINI_API_KEY,
+            self.OPENAI_API_KEY,
+            self.ANTHROPIC_API_KEY,
+            self.S3_SECRET_ACCESS_KEY,
+        ):
+            # fal keys are "key_id:key_secret": either half may be echoed alone.
+            for part in (secret or "", *(secret or "").split(":")):
+                if len(part) >= 8:
+                    text = text.replace(part, "[redacted]")
+        return text
+
     @cached_property
     def outbound_policy(self) -> OutboundPolicy:
         return OutboundPolicy.from_entries(self.OUTBOUND_ALLOWED_HOSTS)

@@ -94,7 +94,8 @@ class _HttpTextProvider(TextProvider):
             body = None
         if response.status_code >= 400:
             raise LlmHttpError(
-                f"{self.backend} answered HTTP {response.status_code}: {_error_message(body)}",
+                f"{self.backend} answered HTTP {response.status_code}: "
+                + self.settings.redact(_error_message(body)),
                 response.status_code,
                 body,
             )

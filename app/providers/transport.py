@@ -117,6 +117,14 @@ def error_from_response(response: httpx.Response, what: str) -> ProviderError:
     return ProviderError(message, ErrorCategory.PROVIDER_ERROR)
 
 
+def _redacted(error: ProviderError, settings: Settings) -> ProviderError:
+    """The error without our credentials: its message quotes the provider's answer, which is
+    stored on the prediction and logged."""
+    error.message = settings.redact(error.message)
+    error.args = (error.message,)
+    return error
+
+
 async def request_json(
     method: str,
     url: str,
@@ -172,7 +180,7 @@ async def request_json(
             read = httpx.Response(
                 response.status_code, headers=headers_read, content=bytes(body), request=request
             )
-            raise error_from_response(read, what)
+            raise _redacted(error_from_response(read, what), settings)
         try:
             return json.loads(body)
         except (ValueError, json.JSONDecodeError) as exc:
@@ -208,7 +216,7 @@ async def download(url: str, *, settings: Settings, what: str) -> bytes:
             )
             raise ProviderError(f"{what}: {exc}", category) from exc
         if response.status_code >= 400:
-            raise error_from_response(response, what)
+            raise _redacted(error_from_response(response, what), settings)
         return body
 
     return await with_retries(once, RetryPolicy.from_settings(settings))

@@ -9,6 +9,10 @@ import struct
 import zlib
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from app.core.config import Settings
 from app.providers.base import (
@@ -25,6 +29,7 @@ from app.providers.transport import to_output_image
 from tests.fakes.common import eventually
 from tests.fakes.fal import FAL_KEY, FakeFal
 from tests.fakes.images import png, size_of
+from tests.fakes.server import serve
 
 T2I = ProviderCapability.TEXT_TO_IMAGE
 
@@ -302,3 +307,21 @@ async def test_a_result_declaring_too_many_pixels_is_refused_unread(side: int) -
         await to_output_image(_declaring(side, side), what="fal")
     assert info.value.category is ErrorCategory.MALFORMED_RESPONSE
     assert "pixels, over the 67108864 allowed" in info.value.message
+
+
+async def test_a_provider_echoing_our_key_has_it_redacted(provider_settings: object) -> None:
+    # A provider (or a proxy in front of it) that quotes the credentials it was sent: the
+    # message is stored on the prediction and logged.
+    async def echo(request: Request) -> JSONResponse:
+        auth = request.headers.get("authorization", "")
+        return JSONResponse({"detail": f"bad credentials: {auth}"}, status_code=401)
+
+    app = Starlette(routes=[Route("/{path:path}", echo, methods=["GET", "POST", "PUT"])])
+    with serve(app) as url:
+        settings = provider_settings(  # type: ignore[operator]
+            FAL_KEY="key-id-123:very-secret-value", FAL_QUEUE_URL=url
+        )
+        with pytest.raises(ProviderError) as info:
+            await standard(settings).run(ProviderRequest(task=T2I, prompt="x"))
+    assert "bad credentials: Key [redacted]" in info.value.message
+    assert "very-secret-value" not in str(info.value) and "key-id-123" not in str(info.value)
