@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Brands and franchises most often named in fashion prompts; longest first so that
 # "Louis Vuitton" is removed before a shorter name could match inside it.
@@ -75,17 +76,35 @@ BRANDS = sorted(
     key=len,
     reverse=True,
 )
-_BRAND_RE = re.compile(
-    r"(?<![\w-])(?:" + "|".join(re.escape(b) for b in BRANDS) + r")(?:['\u2019]s)?(?![\w-])",
-    re.IGNORECASE,
+# Brand names that are also ordinary words ("a mango yellow dress", "the gap between"):
+# matched only as written, capitalised.
+AMBIGUOUS = {"Mango", "Gap", "Vans", "Puma", "Supreme", "Converse", "Crocs", "Tiffany", "Barbie"}
+
+
+def _pattern(brand: str) -> str:
+    # Either apostrophe, and a space or a hyphen between words ("Louis-Vuitton").
+    return re.escape(brand).replace("'", "['\u2019]").replace(r"\ ", r"[\s-]+")
+
+
+def _brands_re(brands: list[str], flags: int) -> re.Pattern[str]:
+    # A brand, its possessive, and a compound it opens ("Chanel-inspired", "Nike-style").
+    names = "|".join(_pattern(b) for b in brands)
+    return re.compile(r"(?<![\w-])(?:" + names + r")(?:['\u2019]s)?(?:-\w+)?(?![\w-])", flags)
+
+
+_BRAND_RES = (
+    _brands_re([b for b in BRANDS if b not in AMBIGUOUS], re.IGNORECASE),
+    _brands_re([b for b in BRANDS if b in AMBIGUOUS], 0),
 )
 _SYMBOLS_RE = re.compile(r"[™®©℠]")
 _LOGO_RE = re.compile(r"\b(?:branded|brand|logo|logos|trademark(?:ed)?)\b", re.IGNORECASE)
 
 
 def strip_ip(text: str) -> str:
-    text = _SYMBOLS_RE.sub("", text)
-    text = _BRAND_RE.sub("", text)
+    # Composed form: "Hermès" may arrive as "Herme" + a combining grave accent.
+    text = _SYMBOLS_RE.sub("", unicodedata.normalize("NFC", text))
+    for brands in _BRAND_RES:
+        text = brands.sub("", text)
     text = _LOGO_RE.sub("", text)
     text = re.sub(r"\s+", " ", text)
     text = re.sub(r"\s+([,.;:])", r"\1", text)
@@ -94,4 +113,5 @@ def strip_ip(text: str) -> str:
 
 
 def contains_ip(text: str) -> bool:
-    return bool(_BRAND_RE.search(text) or _SYMBOLS_RE.search(text))
+    text = unicodedata.normalize("NFC", text)
+    return bool(_SYMBOLS_RE.search(text) or any(b.search(text) for b in _BRAND_RES))
