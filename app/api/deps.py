@@ -139,5 +139,6 @@ async def get_owner_scope(
 OwnerScopeDep = Annotated[OwnerScope, Depends(get_owner_scope)]
 
 # OFFSET is a signed 64-bit integer in both databases.
-SkipQuery = Annotated[int, Query(ge=0, le=2**63 - 1)]
+MAX_SKIP = 2**63 - 1
+SkipQuery = Annotated[int, Query(ge=0, le=MAX_SKIP)]
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]

@@ -145,9 +145,10 @@ def _read_local(source: str, settings: Settings) -> LoadedImage:
 def source_scheme(source: str) -> str | None:
     """An image source's scheme (data, http or https), or None for a local path; empty
     sources and other schemes are refused."""
-    if not source.strip():
+    source = source.strip()
+    if not source:
         raise ImageLoadError("Image source is empty")
-    match = _SCHEME.match(source.strip())
+    match = _SCHEME.match(source)
     scheme = match.group(1).lower() if match else None
     # One-letter "schemes" are Windows drive letters, i.e. paths.
     if scheme is None or len(scheme) == 1:

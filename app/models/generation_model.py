@@ -51,8 +51,8 @@ ProviderConfigField = (
 # Bounds are enforced by validators, not schema keywords: the schemas are the contract's.
 _POSITIVE_FIELDS = ("max_output_width", "max_output_height", "max_size_pixels")
 _INT32_MAX = 2**31 - 1
-# The table's column lengths.
-_TEXT_LIMITS = {"name": 255, "icon": 2048}
+# Checked against the table's column lengths.
+_TEXT_FIELDS = ("name", "icon")
 
 
 def _must_be_positive(value: int | None) -> int | None:
@@ -64,7 +64,7 @@ def _must_be_positive(value: int | None) -> int | None:
 def _must_fit(value: str | None, info: ValidationInfo) -> str | None:
     if value is None:
         return value
-    limit = _TEXT_LIMITS[str(info.field_name)]
+    limit = GenerativeModel.__table__.c[str(info.field_name)].type.length  # type: ignore[attr-defined]
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters")
     if "\x00" in value:
@@ -121,7 +121,7 @@ class GenerativeModelsCreate(SQLModel):
     max_size_pixels: int | None = None
 
     _positive = field_validator(*_POSITIVE_FIELDS)(_must_be_positive)
-    _fits = field_validator(*_TEXT_LIMITS)(_must_fit)
+    _fits = field_validator(*_TEXT_FIELDS)(_must_fit)
 
 
 class GenerativeModelsUpdate(SQLModel):
@@ -143,7 +143,7 @@ class GenerativeModelsUpdate(SQLModel):
     max_size_pixels: int | None = None
 
     _positive = field_validator(*_POSITIVE_FIELDS)(_must_be_positive)
-    _fits = field_validator(*_TEXT_LIMITS)(_must_fit)
+    _fits = field_validator(*_TEXT_FIELDS)(_must_fit)
 
 
 class GenerativeModelsPublic(SQLModel):

@@ -18,14 +18,15 @@ class InputImageError(ValueError):
 
 async def check_image_reference(source: str, settings: Settings) -> None:
     """At creation: refuse references we will never be allowed or able to read."""
+    source = source.strip()
     try:
         scheme = source_scheme(source)
         if scheme in ("http", "https"):
-            await check_url(source.strip(), settings.outbound_policy)
+            await check_url(source, settings.outbound_policy)
         elif scheme == "data":
             await load_untrusted_image(source, settings)
         else:
-            await asyncio.to_thread(resolve_local_path, source.strip(), settings)
+            await asyncio.to_thread(resolve_local_path, source, settings)
     except (UnsafeURLError, FetchError) as exc:
         raise InputImageError(str(exc)) from exc
     except AppError as exc:

@@ -94,12 +94,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def error_from_response(response: httpx.Response, what: str) -> ProviderError:
+def error_from_response(
+    response: httpx.Response, body: bytes, what: str, settings: Settings
+) -> ProviderError:
+    """The error an HTTP error answer stands for; `body` is what was read of it. The message
+    quotes the provider's answer, stored on the prediction and logged: without our keys."""
     status = response.status_code
     try:
-        detail = error_message(response.json())
+        detail = error_message(json.loads(body))
     except ValueError:
         detail = None
+    if detail:
+        detail = settings.redact(detail)
     message = f"{what} failed with HTTP {status}" + (f": {_shorten(detail)}" if detail else "")
     # fal: a 504 carrying this header is the server-side request timeout; retrying won't help.
     if status == 504 and "x-fal-request-timeout-type" in response.headers:
@@ -117,14 +123,6 @@ def error_from_response(response: httpx.Response, what: str) -> ProviderError:
     return ProviderError(message, ErrorCategory.PROVIDER_ERROR)
 
 
-def _redacted(error: ProviderError, settings: Settings) -> ProviderError:
-    """The error without our credentials: its message quotes the provider's answer, which is
-    stored on the prediction and logged."""
-    error.message = settings.redact(error.message)
-    error.args = (error.message,)
-    return error
-
-
 async def request_json(
     method: str,
     url: str,
@@ -138,7 +136,6 @@ async def request_json(
 ) -> Any:
     """One provider API call, retried per the shared policy; returns the decoded JSON body."""
     timeout = settings.PROVIDER_REQUEST_TIMEOUT_SECONDS
-
     limit = settings.PROVIDER_MAX_DOWNLOAD_BYTES
 
     async def once() -> Any:
@@ -171,16 +168,7 @@ async def request_json(
                 f"{what}: cannot reach the provider ({exc.__class__.__name__})"
             ) from exc
         if response.status_code >= 400:
-            # The body as read (already decoded), for the error's detail.
-            headers_read = {
-                k: v
-                for k, v in response.headers.items()
-                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-            }
-            read = httpx.Response(
-                response.status_code, headers=headers_read, content=bytes(body), request=request
-            )
-            raise _redacted(error_from_response(read, what), settings)
+            raise error_from_response(response, bytes(body), what, settings)
         try:
             return json.loads(body)
         except (ValueError, json.JSONDecodeError) as exc:
@@ -216,7 +204,7 @@ async def download(url: str, *, settings: Settings, what: str) -> bytes:
             )
             raise ProviderError(f"{what}: {exc}", category) from exc
         if response.status_code >= 400:
-            raise _redacted(error_from_response(response, what), settings)
+            raise error_from_response(response, body, what, settings)
         return body
 
     return await with_retries(once, RetryPolicy.from_settings(settings))
@@ -236,6 +224,10 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 MAX_RESULT_PIXELS = MAX_INPUT_PIXELS
 
 
+class ResultTooLarge(Exception):
+    pass
+
+
 def _inspect(data: bytes) -> tuple[str, int, int]:
     try:
         opened = Image.open(io.BytesIO(data))
@@ -248,10 +240,6 @@ def _inspect(data: bytes) -> tuple[str, int, int]:
     with Image.open(io.BytesIO(data)) as image:
         mime = Image.MIME.get(image.format or "", "application/octet-stream")
         return mime, image.width, image.height
-
-
-class ResultTooLarge(Exception):
-    pass
 
 
 async def to_output_image(data: bytes, *, what: str, seed: int | None = None) -> OutputImage:

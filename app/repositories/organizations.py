@@ -70,24 +70,6 @@ class OrganizationRepository:
         )
         return list(rows.all())
 
-    async def sole_owner_of(self, user_id: uuid.UUID) -> list[Organization]:
-        """The organizations whose only owner `user_id` is."""
-        member = OrganizationMember
-        single_owner = (
-            select(member.organization_id)
-            .where(member.role == OrganizationRole.OWNER)
-            .group_by(col(member.organization_id))
-            .having(func.count() == 1)
-        )
-        rows = await self.session.exec(
-            select(Organization)
-            .join(member, col(member.organization_id) == col(Organization.id))
-            .where(member.user_id == user_id, member.role == OrganizationRole.OWNER)
-            .where(col(Organization.id).in_(single_owner))
-            .order_by(col(Organization.name))
-        )
-        return list(rows.all())
-
     async def add(self, organization: Organization) -> Organization:
         self.session.add(organization)
         await self.session.flush()

@@ -23,10 +23,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
     user = User.model_validate(
         data, update={"hashed_password": hashed, "email": data.email.lower()}
     )
-    try:
-        return await users.add(user)
-    except IntegrityError as exc:
-        raise Conflict(EMAIL_TAKEN) from exc
+    return await _save(session, user)
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
@@ -49,13 +46,11 @@ async def _ensure_email_free(session: AsyncSession, email: str, user: User) -> N
 
 
 async def _save(session: AsyncSession, user: User) -> User:
-    session.add(user)
     try:
-        await session.flush()
+        return await UserRepository(session).add(user)
     except IntegrityError as exc:
         # The only unique value a change can collide on: an email taken since the check.
         raise Conflict(EMAIL_TAKEN) from exc
-    return user
 
 
 async def update_user(session: AsyncSession, user: User, data: UserUpdate) -> User:
@@ -105,12 +100,14 @@ async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) ->
     # rows are locked first (in id order, as membership changes lock them), so that an
     # owner leaving meanwhile cannot make this user the last one unseen.
     organizations = OrganizationRepository(session)
+    sole: list[str] = []
     for organization_id in await organizations.owned_by(user.id):
         await organizations.lock(organization_id)
-    owned = await organizations.sole_owner_of(user.id)
-    if owned:
-        names = ", ".join(o.name for o in owned)
+        organization = await organizations.get(organization_id)
+        if organization and await organizations.count_owners(organization_id) == 1:
+            sole.append(organization.name)
+    if sole:
         raise Conflict(
-            f"The user is the only owner of {names}: add another owner or delete it first"
+            f"The user is the only owner of {', '.join(sole)}: add another owner or delete it first"
         )
     await UserRepository(session).delete(user)

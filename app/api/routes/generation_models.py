@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.deps import CurrentSuperuser, DatabaseDep, SessionDep
+from app.api.deps import MAX_SKIP, CurrentSuperuser, DatabaseDep, SessionDep
 from app.api.responses import OrjsonResponse
 from app.core.errors import InvalidInput
 from app.models.common import Message
@@ -20,8 +20,6 @@ from app.services import generation_models as service
 router = APIRouter(prefix="/generation-models", tags=["generation-models"])
 
 MAX_LIMIT = 1000
-# The databases' OFFSET is a signed 64-bit integer.
-MAX_SKIP = 2**63 - 1
 
 
 @router.get("/", response_model=GenerativeModelsListPublic, summary="Read Generation Models")
