@@ -199,7 +199,9 @@ UserFactory = Callable[..., Awaitable[TestUser]]
 
 
 def token_headers(settings: Settings, user_id: uuid.UUID) -> dict[str, str]:
-    token = security.create_access_token(str(user_id), timedelta(minutes=30), settings.secret_key)
+    token = security.create_access_token(
+        str(user_id), timedelta(minutes=30), settings.secret_key, None
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

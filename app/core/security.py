@@ -26,17 +26,33 @@ class InvalidTokenError(Exception):
     pass
 
 
-def create_access_token(subject: str, expires_delta: timedelta, secret_key: str) -> str:
+def password_version(changed_at: datetime | None) -> int:
+    """What a token carries of its user's password state: the last change, in microseconds
+    (0 if never). A change makes every token carrying an older one invalid, however close in
+    time, and whatever the clocks of the replicas that issued and check it."""
+    if changed_at is None:
+        return 0
+    return int(changed_at.timestamp() * 1_000_000)
+
+
+def create_access_token(
+    subject: str, expires_delta: timedelta, secret_key: str, password_changed_at: datetime | None
+) -> str:
     now = datetime.now(UTC)
-    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + expires_delta}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "iat": now,
+        "exp": now + expires_delta,
+        "pwv": password_version(password_changed_at),
+    }
     return str(jwt.encode(claims, secret_key, algorithm=settings.JWT_ALGORITHM))
 
 
 @dataclass(frozen=True)
 class AccessToken:
     subject: str
-    # Whole seconds (JWT's iat); 0 for a token without one, older than any password change.
-    issued_at: int
+    # `password_version` at issue; 0 for a token without it, older than any password change.
+    password_version: int
     expires_at: float
 
 
@@ -80,10 +96,10 @@ def _verify_access_token(token: str, secret_key: str) -> AccessToken:
     expires_at = claims.get("exp")
     if not isinstance(expires_at, int | float):
         raise InvalidTokenError("invalid expiry")
-    issued_at = claims.get("iat", 0)
-    if not isinstance(issued_at, int | float):
-        raise InvalidTokenError("invalid issue time")
-    return AccessToken(subject, int(issued_at), float(expires_at))
+    version = claims.get("pwv", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidTokenError("invalid password version")
+    return AccessToken(subject, version, float(expires_at))
 
 
 def hash_password(password: str) -> str:

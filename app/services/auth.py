@@ -54,7 +54,9 @@ async def login(session: AsyncSession, settings: Settings, email: str, password:
         user.hashed_password = new_hash
         session.add(user)
     expires = timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
-    token = security.create_access_token(str(user.id), expires, settings.secret_key)
+    token = security.create_access_token(
+        str(user.id), expires, settings.secret_key, user.password_changed_at
+    )
     return Token(access_token=token, expires_in=int(expires.total_seconds()))
 
 
@@ -75,9 +77,8 @@ async def principal_from_token(db: Database, settings: Settings, token: str) -> 
             user = await UserRepository(session).get(user_id)
     if user is None:
         raise Unauthorized("Could not validate credentials")
-    # A password change signs out every token issued before it (in the same second: kept).
-    changed = user.password_changed_at
-    if changed is not None and claims.issued_at < int(changed.timestamp()):
+    # A password change signs out every token issued before it.
+    if claims.password_version != security.password_version(user.password_changed_at):
         raise Unauthorized("The password has changed since this token was issued")
     if not user.is_active:
         raise BadRequest("Inactive user")

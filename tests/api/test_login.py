@@ -229,3 +229,29 @@ async def test_a_password_change_signs_out_the_tokens_issued_before_it(
     )
     assert r.status_code == 200
     assert (await client.get("/api/v1/users/me", headers=old)).status_code == 401
+
+
+async def test_a_token_issued_just_before_a_password_change_is_signed_out(
+    client: httpx.AsyncClient, make_user: UserFactory
+) -> None:
+    """Within the same second too, and a token issued just after the change works: what is
+    compared is the change the token was issued under, not times from different clocks."""
+    user = await make_user()
+    password = user.password
+    for n in range(3):
+        before = await login(client, user.email, password)
+        headers = {"Authorization": f"Bearer {before.json()['access_token']}"}
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+        new_password = f"a-new-password-{n}"
+        r = await client.patch(
+            "/api/v1/users/me/password",
+            json={"current_password": password, "new_password": new_password},
+            headers=headers,
+        )
+        assert r.status_code == 200
+        refused = await client.get("/api/v1/users/me", headers=headers)
+        assert refused.status_code == 401, refused.text
+        password = new_password
+        after = await login(client, user.email, password)
+        fresh = {"Authorization": f"Bearer {after.json()['access_token']}"}
+        assert (await client.get("/api/v1/users/me", headers=fresh)).status_code == 200

@@ -11,7 +11,7 @@ KEY = "k" * 32
 
 
 def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
-    token = security.create_access_token("someone", timedelta(seconds=60), KEY)
+    token = security.create_access_token("someone", timedelta(seconds=60), KEY, None)
     assert security.decode_access_token(token, KEY).subject == "someone"
     assert security.decode_access_token(token, KEY).subject == "someone"
     now = time.time()
@@ -27,14 +27,14 @@ def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_a_remembered_token_is_refused_under_another_key() -> None:
-    token = security.create_access_token("someone", timedelta(minutes=5), KEY)
+    token = security.create_access_token("someone", timedelta(minutes=5), KEY, None)
     assert security.decode_access_token(token, KEY).subject == "someone"
     with pytest.raises(security.InvalidTokenError):
         security.decode_access_token(token, "x" * 32)
 
 
 def test_a_tampered_token_is_refused() -> None:
-    token = security.create_access_token("someone", timedelta(minutes=5), KEY)
+    token = security.create_access_token("someone", timedelta(minutes=5), KEY, None)
     assert security.decode_access_token(token, KEY).subject == "someone"
     head, payload, signature = token.split(".")
     forged = f"{head}.{payload}.{signature[:-2]}AA"
