@@ -243,6 +243,21 @@ class Settings(BaseSettings):
         return (self.FILES_DIR or self.DATA_DIR / "files").resolve()
 
     @property
+    def private_paths(self) -> tuple[Path, ...]:
+        """What the server keeps under DATA_DIR for itself, which user-given image paths may
+        not name although DATA_FILES_DIR (DATA_DIR by default) contains it: every
+        organization's stored results, the signing key, the SQLite database."""
+        database = (self.DATA_DIR / "app.db").resolve()
+        return (
+            self.files_dir,
+            (self.DATA_DIR / "secret_key").resolve(),
+            *(
+                database.with_name(database.name + suffix)
+                for suffix in ("", "-wal", "-shm", "-journal")
+            ),
+        )
+
+    @property
     def database_url(self) -> str:
         if self.DATABASE_URL:
             return self.DATABASE_URL

@@ -119,6 +119,13 @@ def resolve_local_path(source: str, settings: Settings) -> Path:
     if ".." in raw.parts:
         raise ImageLoadError("Image paths may not contain '..'")
     candidate = raw if raw.is_absolute() else root / raw
+    # Refused as if absent, before anything is said of what exists there (symlinks followed).
+    try:
+        named = candidate.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise ImageLoadError("Image path cannot be resolved") from exc
+    if any(named.is_relative_to(private) for private in settings.private_paths):
+        raise ImageLoadError("Image file not found")
     try:
         real = candidate.resolve(strict=True)
     except (FileNotFoundError, NotADirectoryError) as exc:

@@ -60,3 +60,36 @@ async def test_other_users_cannot_reach_a_generation(
     # Still there for its owners.
     r = await client.get(f"{URL}{generation['id']}", params=params, headers=owner.headers)
     assert r.status_code == 200
+
+
+async def test_stored_results_cannot_be_named_as_local_image_paths(
+    app: Any, client: httpx.AsyncClient, make_user: Any, settings: Any
+) -> None:
+    """DATA_FILES_DIR defaults to DATA_DIR, which holds every organization's results (and the
+    signing key): a path naming them is answered as if nothing were there."""
+    owner: TestUser = await make_user()
+    stranger: TestUser = await make_user()
+    r = await client.post(
+        URL, json={"batch_size": 1, "width": 64, "height": 64}, headers=owner.headers
+    )
+    generation = await wait_for(client, r.json()["id"], owner.headers)
+    assert generation["status"] == "COMPLETED"
+    [key] = await app.state.storage.list_keys(f"generations/{generation['id']}/")
+    files = settings.files_dir.relative_to(settings.data_files_dir)
+    for path in (
+        f"{files}/{key}",
+        str(settings.files_dir / key),
+        f"{files}/generations/{generation['id']}",  # exists: a directory
+        f"{files}/generations/00000000-0000-0000-0000-000000000000",  # does not exist
+        "secret_key",
+    ):
+        r = await client.post(
+            URL,
+            json={
+                "generation_strategy": "IMAGE_ADJUSTING",
+                "garment_placement_base_image_url": path,
+            },
+            headers=stranger.headers,
+        )
+        assert r.status_code == 422, (path, r.text)
+        assert "Image file not found" in r.text, (path, r.text)
