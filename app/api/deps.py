@@ -16,6 +16,7 @@ from app.core.config import settings as default_settings
 from app.core.db import Database
 from app.core.errors import Forbidden, Unauthorized
 from app.models.user import User
+from app.pipeline.runtime import GenerationRuntime
 from app.services import auth
 from app.services.auth import Principal
 from app.services.tenancy import OwnerScope, resolve_scope_in
@@ -142,3 +143,10 @@ OwnerScopeDep = Annotated[OwnerScope, Depends(get_owner_scope)]
 MAX_SKIP = 2**63 - 1
 SkipQuery = Annotated[int, Query(ge=0, le=MAX_SKIP)]
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]
+
+
+async def get_runtime(request: Request) -> GenerationRuntime:
+    return request.app.state.generation_runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[GenerationRuntime, Depends(get_runtime)]

@@ -344,6 +344,16 @@ class GenerationRepository:
         )
         return list(result.scalars().all())
 
+    async def ids_owned_by(self, owner_id: uuid.UUID) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+        """The ids of `owner_id`'s generations and of their predictions."""
+        generations = await self.session.execute(
+            select(col(Generation.id)).where(col(Generation.owner_id) == owner_id)
+        )
+        predictions = await self.session.execute(
+            select(col(Prediction.id)).where(col(Prediction.owner_id) == owner_id)
+        )
+        return list(generations.scalars().all()), list(predictions.scalars().all())
+
     async def list_generations(
         self,
         scope: ColumnElement[bool],

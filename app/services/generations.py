@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -346,9 +347,27 @@ async def delete_generation(
     predictions = await repo.predictions_of([generation.id])
     await repo.delete(generation.id)
     await session.commit()
-    runtime.stop_local([p.id for p in predictions])
-    # After the commit: a worker finishing now finds no row and removes its own file.
-    await runtime.storage.delete_prefix(generation_prefix(generation.id))
+    await discard_deleted(runtime, [generation.id], [p.id for p in predictions])
+
+
+async def discard_deleted(
+    runtime: GenerationRuntime,
+    generation_ids: Sequence[uuid.UUID],
+    prediction_ids: Sequence[uuid.UUID],
+) -> None:
+    """After the commit that deleted these generations' rows: stop their work here and remove
+    their files (a worker finishing one now finds no row and removes its own file). The rows
+    are gone whatever happens to the files: a storage failure is logged, not the caller's."""
+    runtime.stop_local(list(prediction_ids))
+    for generation_id in generation_ids:
+        try:
+            await runtime.storage.delete_prefix(generation_prefix(generation_id))
+        except Exception:
+            logger.exception(
+                "removing the files of deleted generation %s failed: %s is left in storage",
+                generation_id,
+                generation_prefix(generation_id),
+            )
 
 
 async def _reload(

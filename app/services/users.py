@@ -9,8 +9,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core import security
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.models.user import UpdatePassword, User, UserCreate, UserUpdate, UserUpdateMe
+from app.pipeline.runtime import GenerationRuntime
+from app.repositories.generations import GenerationRepository
 from app.repositories.organizations import OrganizationRepository
 from app.repositories.users import UserRepository
+from app.services.generations import discard_deleted
 
 EMAIL_TAKEN = "The user with this email already exists in the system"
 
@@ -92,7 +95,9 @@ async def change_password(session: AsyncSession, user: User, data: UpdatePasswor
     await session.flush()
 
 
-async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) -> None:
+async def delete_user(
+    session: AsyncSession, actor: User, user_id: uuid.UUID, runtime: GenerationRuntime
+) -> None:
     user = await get_user(session, user_id)
     if user.id == actor.id:
         raise Forbidden("Super users are not allowed to delete themselves")
@@ -110,4 +115,8 @@ async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) ->
         raise Conflict(
             f"The user is the only owner of {', '.join(sole)}: add another owner or delete it first"
         )
+    # Their generations go with them (a cascade): their files too, once that has committed.
+    generation_ids, prediction_ids = await GenerationRepository(session).ids_owned_by(user.id)
     await UserRepository(session).delete(user)
+    await session.commit()
+    await discard_deleted(runtime, generation_ids, prediction_ids)

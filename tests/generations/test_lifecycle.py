@@ -156,6 +156,43 @@ async def test_delete_removes_record_and_files(
     assert (await client.delete(f"{URL}{done['id']}", headers=user.headers)).status_code == 404
 
 
+async def test_a_storage_failure_does_not_fail_a_delete(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = await client.post(URL, json=SMALL, headers=user.headers)
+    done = await wait_for(client, r.json()["id"], user.headers)
+
+    async def broken(prefix: str) -> int:
+        raise OSError("EIO")
+
+    monkeypatch.setattr(app.state.storage, "delete_prefix", broken)
+    r = await client.delete(f"{URL}{done['id']}", headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"{URL}{done['id']}", headers=user.headers)).status_code == 404
+    assert f"generations/{done['id']}/ is left in storage" in caplog.text
+
+
+async def test_deleting_a_user_removes_their_generations_files(
+    client: httpx.AsyncClient, make_user: Any, superuser: TestUser, app: Any
+) -> None:
+    leaving: TestUser = await make_user()
+    staying: TestUser = await make_user()
+    one = {**SMALL, "batch_size": 1}
+    mine = await client.post(URL, json=one, headers=leaving.headers)
+    theirs = await client.post(URL, json=one, headers=staying.headers)
+    for generation, owner in ((mine, leaving), (theirs, staying)):
+        await wait_for(client, generation.json()["id"], owner.headers)
+    assert len(await _files(app, mine.json()["id"])) == 1
+    r = await client.delete(f"/api/v1/users/{leaving.id}", headers=superuser.headers)
+    assert r.status_code == 200, r.text
+    assert await _files(app, mine.json()["id"]) == []
+    assert len(await _files(app, theirs.json()["id"])) == 1
+
+
 async def test_delete_while_running_leaves_no_file(
     client: httpx.AsyncClient,
     user: TestUser,

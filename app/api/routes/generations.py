@@ -11,6 +11,7 @@ from app.api.deps import (
     LimitQuery,
     OwnerScopeDep,
     ReadSessionDep,
+    RuntimeDep,
     SessionDep,
     SettingsDep,
     SkipQuery,
@@ -25,16 +26,11 @@ from app.models.generation import (
     GenerationStrategy,
     GenerationType,
 )
-from app.pipeline.runtime import GenerationRuntime
 from app.providers.registry import ProviderRegistry
 from app.repositories.generations import GenerationFilters
 from app.services import generations as service
 
 router = APIRouter(prefix="/generations", tags=["generations"])
-
-
-async def get_runtime(request: Request) -> GenerationRuntime:
-    return request.app.state.generation_runtime  # type: ignore[no-any-return]
 
 
 async def get_registry(request: Request) -> ProviderRegistry:
@@ -52,7 +48,6 @@ def _in_utc(value: datetime) -> datetime:
 # datetime range once converted (9999-12-31T23:59:59-23:00) cannot be compared with them.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
-RuntimeDep = Annotated[GenerationRuntime, Depends(get_runtime)]
 RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
 
 

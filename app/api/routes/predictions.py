@@ -10,12 +10,12 @@ from app.api.deps import (
     LimitQuery,
     OwnerScopeDep,
     ReadSessionDep,
+    RuntimeDep,
     SessionDep,
     SettingsDep,
     SkipQuery,
 )
 from app.api.idempotency import Idempotent
-from app.api.routes.generations import RuntimeDep
 from app.core.errors import NotFound
 from app.models.generation import (
     GenerationPublic,

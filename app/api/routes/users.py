@@ -10,6 +10,7 @@ from app.api.deps import (
     CurrentSuperuser,
     CurrentUser,
     LimitQuery,
+    RuntimeDep,
     SessionDep,
     SkipQuery,
 )
@@ -93,8 +94,8 @@ async def update_user(
 
 @router.delete("/{user_id}")
 async def delete_user(
-    session: SessionDep, current_user: CurrentSuperuser, user_id: uuid.UUID
+    session: SessionDep, current_user: CurrentSuperuser, runtime: RuntimeDep, user_id: uuid.UUID
 ) -> Message:
-    """Delete a user. Admin only."""
-    await service.delete_user(session, current_user, user_id)
+    """Delete a user, with their generations and stored files. Admin only."""
+    await service.delete_user(session, current_user, user_id, runtime)
     return Message(message="User deleted successfully")
