@@ -60,8 +60,9 @@ class Storage(ABC):
         """The whole object; raises FileNotFoundError when missing."""
 
     @abstractmethod
-    def stream(self, key: str) -> AsyncIterator[bytes]:
-        """The object in chunks; raises FileNotFoundError when missing."""
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        """The object's chunks, from an object already opened: raises FileNotFoundError when
+        missing here, not once a response streaming them has begun."""
 
     @abstractmethod
     async def exists(self, key: str) -> bool: ...

@@ -9,6 +9,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from app.storage.base import Storage, check_key
 
@@ -48,11 +49,17 @@ class LocalStorage(Storage):
     async def _write(self, key: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread(self._write_sync, key, data)
 
-    async def read(self, key: str) -> bytes:
-        return await asyncio.to_thread(self._path(key).read_bytes)
+    # Resolving a path stats every directory on the way: in the thread, like the I/O.
 
-    async def stream(self, key: str) -> AsyncIterator[bytes]:
-        handle = await asyncio.to_thread(open, self._path(key), "rb")
+    async def read(self, key: str) -> bytes:
+        return await asyncio.to_thread(lambda: self._path(key).read_bytes())
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(lambda: self._path(key).open("rb"))
+        return self._chunks(handle)
+
+    @staticmethod
+    async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
         try:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
                 yield chunk
@@ -60,7 +67,7 @@ class LocalStorage(Storage):
             await asyncio.to_thread(handle.close)
 
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self._path(key).is_file)
+        return await asyncio.to_thread(lambda: self._path(key).is_file())
 
     def _delete_sync(self, key: str) -> None:
         path = self._path(key)

@@ -14,8 +14,10 @@ from app.storage.base import Storage, StorageError, check_key
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import GetObjectOutputTypeDef
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+CHUNK = 256 * 1024
 
 
 class S3Storage(Storage):
@@ -70,19 +72,29 @@ class S3Storage(Storage):
             Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
         )
 
-    async def read(self, key: str) -> bytes:
+    async def _get(self, key: str) -> GetObjectOutputTypeDef:
         try:
-            response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
                 raise FileNotFoundError(key) from exc
             raise
+
+    async def read(self, key: str) -> bytes:
+        response = await self._get(key)
         async with response["Body"] as body:
             data: bytes = await body.read()
         return data
 
-    async def stream(self, key: str) -> AsyncIterator[bytes]:
-        yield await self.read(key)
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        response = await self._get(key)
+        return self._chunks(response["Body"])
+
+    @staticmethod
+    async def _chunks(body: Any) -> AsyncIterator[bytes]:
+        async with body:
+            async for chunk in body.iter_chunks(CHUNK):
+                yield chunk
 
     async def exists(self, key: str) -> bool:
         try:
@@ -107,10 +119,17 @@ class S3Storage(Storage):
         keys = await self._list_full(prefix)
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
-            await self.client.delete_objects(
+            response = await self.client.delete_objects(
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
             )
+            # A 200 may still list objects that were not deleted (access denied, slow down).
+            if errors := response.get("Errors"):
+                first = errors[0]
+                raise StorageError(
+                    f"{len(errors)} of {len(batch)} objects under {prefix!r} were not deleted "
+                    f"(first: {first.get('Key')!r}: {first.get('Code')} {first.get('Message')})"
+                )
         return len(keys)
 
     async def list_keys(self, prefix: str = "") -> list[str]:

@@ -91,6 +91,40 @@ async def test_image_requires_authentication(client: httpx.AsyncClient, user: Te
     assert (await client.get(url)).status_code == 401
 
 
+async def test_the_image_is_served_as_an_inert_cacheable_download(
+    client: httpx.AsyncClient, user: TestUser, app: Any, monkeypatch: Any
+) -> None:
+    r = await client.post(
+        URL, json={"batch_size": 1, "width": 64, "height": 64}, headers=user.headers
+    )
+    prediction = (await wait_for(client, r.json()["id"], user.headers))["predictions"][0]
+    url = prediction["result_image_url"]
+    image = await client.get(url, headers=user.headers)
+    assert image.status_code == 200
+    assert image.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in image.headers["content-security-policy"]
+    assert image.headers["content-disposition"] == f'inline; filename="{prediction["id"]}.png"'
+    etag = image.headers["etag"]
+    assert etag == f'"{prediction["result_sha256"]}"'
+    for tags in (etag, f'"other", W/{etag}', "*"):
+        cached = await client.get(url, headers={**user.headers, "If-None-Match": tags})
+        assert cached.status_code == 304, tags
+        assert cached.content == b"" and cached.headers["etag"] == etag
+    changed = await client.get(url, headers={**user.headers, "If-None-Match": '"other"'})
+    assert changed.status_code == 200 and changed.content == image.content
+
+    # A file gone before the response starts is a 404, not a 200 with an empty body.
+    storage = app.state.storage
+
+    async def vanished(key: str) -> Any:
+        raise FileNotFoundError(key)
+
+    monkeypatch.setattr(storage, "open", vanished)
+    missing = await client.get(url, headers=user.headers)
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Stored result is missing"}
+
+
 async def test_creating_a_generation_on_postgresql_takes_no_orm_connection(
     client: httpx.AsyncClient, user: TestUser, app: Any
 ) -> None:

@@ -80,3 +80,14 @@ async def test_a_write_racing_the_removal_of_its_directory_lands(
     monkeypatch.setattr("app.storage.local.open", open_after_the_directory_went, raising=False)
     await storage.put("generations/g/p-t.png", b"data", "image/png")
     assert raced and await storage.read("generations/g/p-t.png") == b"data"
+
+
+async def test_open_refuses_a_missing_file_before_any_chunk(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    await storage.put("g/a.png", b"abc" * 100_000, "image/png")
+    chunks = await storage.open("g/a.png")
+    # Removed once opened (a delete racing a download): the open handle still reads it all.
+    await storage.delete("g/a.png")
+    assert b"".join([chunk async for chunk in chunks]) == b"abc" * 100_000
+    with pytest.raises(FileNotFoundError):
+        await storage.open("g/a.png")

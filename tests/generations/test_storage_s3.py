@@ -12,6 +12,8 @@ from aiobotocore.session import get_session
 from moto.server import ThreadedMotoServer
 
 from app.main import create_app
+from app.storage.base import StorageError
+from app.storage.s3 import S3Storage
 from tests.conftest import make_settings
 from tests.fakes.server import free_port
 from tests.generations.helpers import wait_for
@@ -94,3 +96,41 @@ async def test_results_are_stored_in_s3_and_served_by_signed_url(
         await s3_client.delete(f"/api/v1/generations/{done['id']}", headers=user.headers)
     ).status_code == 200
     assert await storage.list_keys(f"generations/{done['id']}/") == []
+
+
+@pytest.fixture
+async def s3_storage(s3_endpoint: str) -> AsyncIterator[S3Storage]:
+    storage = S3Storage(
+        bucket=BUCKET, prefix="unit", endpoint_url=s3_endpoint, access_key_id="test",
+        secret_access_key="test",
+    )  # fmt: skip
+    await storage.start()
+    try:
+        await storage.client.create_bucket(Bucket=BUCKET)
+        yield storage
+    finally:
+        await storage.close()
+
+
+async def test_open_streams_the_object_and_refuses_a_missing_one_up_front(
+    s3_storage: S3Storage,
+) -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB: several chunks
+    await s3_storage.put("a/one.bin", data, "application/octet-stream")
+    assert b"".join([chunk async for chunk in await s3_storage.open("a/one.bin")]) == data
+    with pytest.raises(FileNotFoundError):
+        await s3_storage.open("a/missing.bin")
+
+
+async def test_objects_s3_did_not_delete_are_an_error(
+    s3_storage: S3Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await s3_storage.put("b/one.png", b"x", "image/png")
+
+    async def refusing(**kwargs: Any) -> dict[str, Any]:
+        key = kwargs["Delete"]["Objects"][0]["Key"]
+        return {"Errors": [{"Key": key, "Code": "AccessDenied", "Message": "Access Denied"}]}
+
+    monkeypatch.setattr(s3_storage.client, "delete_objects", refusing)
+    with pytest.raises(StorageError, match="1 of 1 objects under 'b/' were not deleted"):
+        await s3_storage.delete_prefix("b/")

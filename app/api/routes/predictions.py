@@ -23,6 +23,7 @@ from app.models.generation import (
     PredictionsPublic,
     PredictionStatus,
 )
+from app.pipeline.runtime import EXTENSIONS
 from app.services import generations as service
 from app.storage.base import Storage
 
@@ -107,14 +108,31 @@ async def read_prediction_image(
     signed = await storage.signed_url(key, settings.SIGNED_URL_TTL_SECONDS)
     if signed is not None:
         return RedirectResponse(signed, status_code=307, headers={"Cache-Control": "no-store"})
-    if not await storage.exists(key):
-        raise NotFound("Stored result is missing")
+    mime_type = prediction.result_mime_type or "application/octet-stream"
+    etag = f'"{prediction.result_sha256}"'
+    headers = {
+        "Cache-Control": "private, max-age=3600",
+        "ETag": etag,
+        # Served from the API's origin: never sniffed or run as anything but the image it is.
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Disposition": f'inline; filename="{prediction.id}.{EXTENSIONS.get(mime_type, "bin")}"',
+    }
+    if _entity_tags(request.headers.get("if-none-match")) & {etag, "*"}:
+        return Response(status_code=304, headers=headers)
+    try:
+        chunks = await storage.open(key)
+    except FileNotFoundError:
+        raise NotFound("Stored result is missing") from None
     return StreamingResponse(
-        storage.stream(key),
-        media_type=prediction.result_mime_type or "application/octet-stream",
-        headers={
-            "Cache-Control": "private, max-age=3600",
-            "ETag": f'"{prediction.result_sha256}"',
-            "Content-Length": str(prediction.result_size_bytes),
-        },
+        chunks,
+        media_type=mime_type,
+        headers={**headers, "Content-Length": str(prediction.result_size_bytes)},
     )
+
+
+def _entity_tags(header: str | None) -> set[str]:
+    """The tags an If-None-Match header lists (weak ones compare equal, RFC 9110 13.1.2)."""
+    if not header:
+        return set()
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
