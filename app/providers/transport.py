@@ -228,7 +228,7 @@ class ResultTooLarge(Exception):
     pass
 
 
-def _inspect(data: bytes) -> tuple[str, int, int]:
+def _inspect(data: bytes) -> tuple[bytes, str, int, int]:
     try:
         opened = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
@@ -238,14 +238,23 @@ def _inspect(data: bytes) -> tuple[str, int, int]:
             raise ResultTooLarge(f"{image.width}x{image.height}")
         image.verify()
     with Image.open(io.BytesIO(data)) as image:
-        mime = Image.MIME.get(image.format or "", "application/octet-stream")
-        return mime, image.width, image.height
+        if image.format in SERVED_FORMATS:
+            return data, SERVED_FORMATS[image.format], image.width, image.height
+        # Anything else Pillow reads (TIFF, EPS, BMP…) is re-encoded: results are served
+        # from the API's origin, as what they say they are.
+        buffer = io.BytesIO()
+        image.convert("RGBA" if "A" in image.getbands() else "RGB").save(buffer, format="PNG")
+        return buffer.getvalue(), "image/png", image.width, image.height
+
+
+SERVED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
 async def to_output_image(data: bytes, *, what: str, seed: int | None = None) -> OutputImage:
-    """Decode enough of a result image to know its type and dimensions (off the event loop)."""
+    """Decode enough of a result image to know its type and dimensions (off the event loop);
+    a format other than PNG, JPEG or WebP is converted to PNG."""
     try:
-        mime, width, height = await asyncio.to_thread(_inspect, data)
+        data, mime, width, height = await asyncio.to_thread(_inspect, data)
     except ResultTooLarge as exc:
         raise ProviderError(
             f"{what}: the provider returned an image of {exc} pixels, over the "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import logging
 import struct
 import zlib
 
 import pytest
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -307,6 +309,22 @@ async def test_a_result_declaring_too_many_pixels_is_refused_unread(side: int) -
         await to_output_image(_declaring(side, side), what="fal")
     assert info.value.category is ErrorCategory.MALFORMED_RESPONSE
     assert "pixels, over the 67108864 allowed" in info.value.message
+
+
+@pytest.mark.parametrize(("fmt", "mode"), [("TIFF", "RGB"), ("TIFF", "CMYK"), ("BMP", "RGB")])
+async def test_a_result_in_another_format_is_stored_as_png(fmt: str, mode: str) -> None:
+    # Served from the API's origin with the type the bytes have: only image types browsers
+    # display inertly (TIFF came out as image/tiff, EPS as application/postscript).
+    buffer = io.BytesIO()
+    Image.new(mode, (7, 5)).save(buffer, format=fmt)
+    output = await to_output_image(buffer.getvalue(), what="fal")
+    assert (output.mime_type, output.width, output.height) == ("image/png", 7, 5)
+    with Image.open(io.BytesIO(output.data)) as image:
+        assert image.format == "PNG" and image.size == (7, 5)
+    jpeg = io.BytesIO()
+    Image.new("RGB", (7, 5)).save(jpeg, format="JPEG")
+    kept = await to_output_image(jpeg.getvalue(), what="fal")
+    assert kept.data == jpeg.getvalue() and kept.mime_type == "image/jpeg"
 
 
 async def test_a_provider_echoing_our_key_has_it_redacted(provider_settings: object) -> None:
