@@ -47,7 +47,9 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
     except orjson.JSONDecodeError:
         canonical = body
-    query_items = sorted(part for part in query.split("&") if part)
+    # By name only (a stable sort): a repeated parameter's last value is the one that counts,
+    # so the order of its values is part of the request.
+    query_items = sorted((part for part in query.split("&") if part), key=lambda p: p.split("=")[0])
     digest = hashlib.sha256()
     for part in (method.upper(), path, "&".join(query_items)):
         digest.update(part.encode())
@@ -121,7 +123,10 @@ async def begin(
 async def finish(db: Database, claim: Claim, status: int, body: bytes, content_type: Any) -> None:
     async with db.sessionmaker() as session:
         repo = IdempotencyRepository(session)
-        if status >= 500:
+        # Only a success is replayed: an error changed nothing (its transaction was rolled
+        # back) and may not be the answer a retry would get (a DNS failure, a membership
+        # granted since, a 409 on a state that has moved on).
+        if status >= 400:
             await repo.delete(claim.record_id)
         else:
             await repo.complete(

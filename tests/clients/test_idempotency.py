@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from app.api.deps import CurrentPrincipal
 from app.api.idempotency import Idempotent
+from app.core.errors import Conflict
 from tests.clients.apps import app_client
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ def slow_job_routes(calls: list[str], delay: float = 0.3) -> Any:
             await asyncio.sleep(delay)
             if body.get("explode") and calls.count(body["name"]) == 1:
                 raise RuntimeError("first attempt crashes")
+            if body.get("refuse") and calls.count(body["name"]) == 1:
+                raise Conflict("not yet")
             return {"job": uuid.uuid4().hex, "n": len(calls)}
 
     return customize
@@ -169,6 +172,44 @@ async def test_server_error_frees_the_key(database_url: str, user: TestUser) -> 
         assert retried.status_code == 202
         assert "Idempotent-Replayed" not in retried.headers
     assert calls == ["e", "e"]
+
+
+async def test_an_error_is_not_replayed(database_url: str, user: TestUser) -> None:
+    """A 4xx changed nothing and may not be what a retry gets (a transient DNS failure, a
+    membership granted since): the retry runs."""
+    calls: list[str] = []
+    async with app_client(database_url, slow_job_routes(calls, delay=0)) as c:
+        headers = {**user.headers, **key()}
+        refused = await c.post("/jobs", json={"name": "r", "refuse": True}, headers=headers)
+        assert refused.status_code == 409
+        retried = await c.post("/jobs", json={"name": "r", "refuse": True}, headers=headers)
+        assert retried.status_code == 202
+        again = await c.post("/jobs", json={"name": "r", "refuse": True}, headers=headers)
+        assert again.headers["Idempotent-Replayed"] == "true"
+    assert calls == ["r", "r"]
+
+
+async def test_the_order_of_a_repeated_query_parameter_is_part_of_the_request(
+    client: httpx.AsyncClient, user: TestUser, make_org: Any
+) -> None:
+    # The last value counts: ?o=A&o=B is a request for B, ?o=B&o=A one for A.
+    a, b = await make_org(user), await make_org(user)
+    headers = {**user.headers, **key()}
+    body = {"batch_size": 1, "width": 64, "height": 64}
+    url = "/api/v1/generations/"
+    first = await client.post(
+        f"{url}?organization_id={a['id']}&organization_id={b['id']}", json=body, headers=headers
+    )
+    assert first.status_code == 202 and first.json()["organization_id"] == b["id"]
+    other = await client.post(
+        f"{url}?organization_id={b['id']}&organization_id={a['id']}", json=body, headers=headers
+    )
+    assert other.status_code == 409, other.text
+    # The same request replays.
+    same = await client.post(
+        f"{url}?organization_id={a['id']}&organization_id={b['id']}", json=body, headers=headers
+    )
+    assert same.headers["Idempotent-Replayed"] == "true"
 
 
 async def test_an_api_key_is_a_credential_of_its_own(
