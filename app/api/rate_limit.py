@@ -31,7 +31,7 @@ class RateLimited(AppError):
 
 
 def credential_identity(principal: Principal) -> str:
-    """Budgets (and idempotency keys) belong to the credential: each API key has its own."""
+    """Idempotency keys belong to the credential: each API key has its own."""
     if principal.api_key is not None:
         return f"key:{principal.api_key.id}"
     return f"user:{principal.user.id}"
@@ -44,13 +44,16 @@ def register_group(endpoint: Callable[..., Any], group: str) -> None:
 
 
 async def count_request(request: Request, principal: Principal) -> None:
-    """Count the request against its route group's budget for this credential; 429 past it.
+    """Count the request against its route group's budget for the caller's account (its
+    bearer tokens and API keys together); 429 past it.
 
     Called once per request by the principal dependency: a limited route always has a
     caller, and a separate dependency would be one more walk of FastAPI's solver."""
     group = _GROUPS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
     if group is not None:
-        await _count(request, group, credential_identity(principal), "for this credential")
+        # Per account, whichever credential it uses: a budget per API key was multiplied by
+        # minting keys.
+        await _count(request, group, f"user:{principal.user.id}", "for this account")
 
 
 async def count_login_attempt(request: Request, username: str) -> None:

@@ -128,5 +128,9 @@ class RateLimiter:
                     reset_after=max(math.ceil(reset_time - time.time()), 0),
                 )
             )
-        # Report the limit that binds first: a refused one, else the one with least headroom.
-        return min(states, key=lambda s: (s.allowed, s.remaining / max(s.limit, 1)))
+        refused = [state for state in states if not state.allowed]
+        if refused:
+            # Retrying before the last of them resets would be refused again.
+            return max(refused, key=lambda state: state.reset_after)
+        # Else the limit with least headroom.
+        return min(states, key=lambda state: state.remaining / max(state.limit, 1))

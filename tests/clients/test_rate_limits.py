@@ -41,7 +41,7 @@ async def test_limited_routes_carry_rate_limit_headers(
     assert "X-RateLimit-Limit" not in health.headers
 
 
-async def test_budget_is_per_credential_and_429_past_it(
+async def test_budget_is_per_account_and_429_past_it(
     database_url: str, app: Any, make_user: Any, client: httpx.AsyncClient
 ) -> None:
     alice, bob = await make_user(), await make_user()
@@ -56,13 +56,16 @@ async def test_budget_is_per_credential_and_429_past_it(
         assert refused.headers["X-RateLimit-Limit"] == "3"
         assert refused.headers["X-RateLimit-Remaining"] == "0"
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
-        # Another user, and an API key of the same user, have budgets of their own.
+        # Another user has a budget of their own; the same user's API keys do not (minting
+        # keys would multiply it).
         assert (await limited.get("/api/v1/users/me", headers=bob.headers)).status_code == 200
-        created = await client.post("/api/v1/api-keys/", json={"name": "ci"}, headers=alice.headers)
-        key_headers = {"X-API-Key": created.json()["key"]}
-        r = await limited.get("/api/v1/users/me", headers=key_headers)
-        assert r.status_code == 200
-        assert r.headers["X-RateLimit-Remaining"] == "2"
+        for name in ("ci", "cd"):
+            created = await client.post(
+                "/api/v1/api-keys/", json={"name": name}, headers=alice.headers
+            )
+            r = await limited.get("/api/v1/users/me", headers={"X-API-Key": created.json()["key"]})
+            assert r.status_code == 429
+            assert "for this account" in r.json()["detail"]
 
 
 async def test_sign_in_attempts_are_budgeted_per_account_before_any_hash_check(
@@ -194,3 +197,16 @@ async def test_in_process_counters_keep_fixed_windows(monkeypatch: pytest.Monkey
     await counters.incr("c", 60)
     assert set(counters._windows) == {"c"}
     assert await counters.get_expiry("b") == now[0]
+
+
+async def test_retry_after_names_the_longest_refusing_window(
+    database_url: str, user: TestUser
+) -> None:
+    # Refused by both, a retry after the short window's reset is refused again.
+    async with app_client(database_url, RATE_LIMITS={"default": "1/second;2/minute"}) as c:
+        statuses = [(await c.get("/api/v1/users/me", headers=user.headers)) for _ in range(3)]
+    assert statuses[0].status_code == 200
+    last = statuses[2]
+    assert last.status_code == 429
+    assert last.headers["X-RateLimit-Limit"] == "2"
+    assert int(last.headers["Retry-After"]) > 1
