@@ -14,7 +14,7 @@ from app.api.rate_limit import count_request
 from app.core.config import Settings
 from app.core.config import settings as default_settings
 from app.core.db import Database
-from app.core.errors import Forbidden, Unauthorized
+from app.core.errors import Forbidden
 from app.models.user import User
 from app.pipeline.runtime import GenerationRuntime
 from app.services import auth
@@ -84,12 +84,7 @@ ApiKeyDep = Annotated[str | None, Depends(api_key_scheme)]
 async def get_current_principal(request: Request, token: TokenDep, api_key: ApiKeyDep) -> Principal:
     """The authenticated caller, counted against the budget of the route's group."""
     state = request.app.state
-    if api_key:
-        principal = await auth.principal_from_api_key(state.db, api_key)
-    elif token:
-        principal = await auth.principal_from_token(state.db, state.settings, token)
-    else:
-        raise Unauthorized("Not authenticated")
+    principal = await auth.authenticate(state.db, state.settings, token, api_key)
     await count_request(request, principal)
     return principal
 

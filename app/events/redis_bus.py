@@ -25,6 +25,14 @@ logger = logging.getLogger(__name__)
 # A stream entry id as Redis issues them (ASCII digits: \d alone admits any script's).
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$", re.ASCII)
 FIELD = b"event"
+MAX_STREAM_ID_PART = 2**64 - 1
+
+
+def _valid_stream_id(value: str) -> bool:
+    """Whether Redis would take `value` as a stream id (XREAD fails the stream otherwise)."""
+    return bool(_STREAM_ID.match(value)) and all(
+        int(part) <= MAX_STREAM_ID_PART for part in value.split("-")
+    )
 
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -117,7 +125,7 @@ class RedisEventBus(ReplayableEventBus):
         self, generation_id: uuid.UUID, after: str | None, *, idle_timeout: float = 15.0
     ) -> AsyncIterator[StreamItem]:
         key = self._generation_key(generation_id)
-        cursor = after if after and _STREAM_ID.match(after) else "0-0"
+        cursor = after if after and _valid_stream_id(after) else "0-0"
         while True:
             block = min(max(int(idle_timeout * 1000), 1), self._max_block_ms)
             response = await self._redis.xread({key: cursor}, block=block, count=100)

@@ -60,6 +60,17 @@ async def login(session: AsyncSession, settings: Settings, email: str, password:
     return Token(access_token=token, expires_in=int(expires.total_seconds()))
 
 
+async def authenticate(
+    db: Database, settings: Settings, token: str | None, api_key: str | None
+) -> Principal:
+    """The caller an API key (first) or a bearer token names."""
+    if api_key:
+        return await principal_from_api_key(db, api_key)
+    if token:
+        return await principal_from_token(db, settings, token)
+    raise Unauthorized("Not authenticated")
+
+
 async def principal_from_token(db: Database, settings: Settings, token: str) -> Principal:
     """The token's user, read afresh on every request (`is_active`, `is_superuser` are never
     remembered), outside the request's session: `Principal.user` is detached (see

@@ -67,7 +67,9 @@ async def check_replay(publisher: ReplayableEventBus, reader: ReplayableEventBus
     await resumed.aclose()
 
     # A cursor we cannot have issued (a client's Last-Event-ID) replays everything.
-    for cursor in ("9" * 5000, "\u00b2", "\u0661-\u0661", "abc"):
+    # Redis refuses ids beyond 64 bits per part (it failed the stream).
+    too_big = ("18446744073709551616-0", "0-18446744073709551616", "9" * 20 + "-0")
+    for cursor in ("9" * 5000, "\u00b2", "\u0661-\u0661", "abc", *too_big):
         replayed = reader.stream(gen, cursor, idle_timeout=0.05)
         assert len(await take(replayed, 3)) == 3
         await replayed.aclose()

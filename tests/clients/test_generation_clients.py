@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from app.models.generation import GenerationStatus
 from app.services.generation_events import generation_event_stream
 from tests.clients.apps import FAST_WEBHOOKS, app_instance
 from tests.clients.receiver import webhook_receiver
@@ -77,6 +78,16 @@ async def test_sse_streams_progress_and_final_state_then_resumes(
     rest = parse_sse(resumed.text)
     assert [e["id"] for e in rest] == [e["id"] for e in events[2:]]
     assert rest[-1]["event"] == "generation.completed"
+
+    # Resumed after the final event: 204, at once (EventSource stops reconnecting).
+    done = await client.get(
+        events_url, headers={**owner.headers, "Last-Event-ID": events[-1]["id"]}, params=params
+    )
+    assert done.status_code == 204 and done.content == b""
+    last = await client.get(
+        events_url, headers={**owner.headers, "Last-Event-ID": events[-2]["id"]}, params=params
+    )
+    assert [e["event"] for e in parse_sse(last.text)] == ["generation.completed"]
 
     # Organization members only.
     assert (await client.get(events_url, headers=outsider.headers)).status_code == 404
@@ -149,12 +160,16 @@ async def test_pipeline_events_reach_organization_webhooks(
 async def test_the_event_stream_of_a_deleted_generation_ends(app: Any) -> None:
     # Deleting publishes no final event: the stream's next quiet moment finds no row.
     async def drain() -> list[Any]:
+        async def gone() -> GenerationStatus | None:
+            return None
+
         stream = generation_event_stream(
-            app.state.db,
             app.state.event_bus,
             uuid.uuid4(),
+            status=GenerationStatus.PROCESSING,
             snapshot=None,
             last_event_id=None,
+            check=gone,
             idle_timeout=0.05,
         )
         return [item async for item in stream]
