@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic.config import Config
-from sqlalchemy.exc import IntegrityError
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +34,9 @@ from app.services.catalogue_defaults import seed_shot_types
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
+# Not alembic/env.py's migration lock, which the migration takes inside this one.
+BOOTSTRAP_LOCK_ID = 7_344_012_346
+SCHEMA_WAIT_SECONDS = 300.0
 
 
 def alembic_config(database_url: str) -> Config:
@@ -95,10 +107,75 @@ async def seed_catalogue(session: AsyncSession, settings: Settings) -> None:
 
 
 async def bootstrap(settings: Settings, db: Database) -> None:
-    if settings.AUTO_MIGRATE:
-        await migrate(settings)
-    async with db.sessionmaker() as session:
-        await ensure_first_superuser(session, settings)
-        if settings.SEED_DEFAULTS:
-            await seed_generation_models(session)
-            await seed_catalogue(session, settings)
+    """Processes starting together take turns: the superuser and the defaults are created
+    when missing, which is a check and then an insert."""
+    if not settings.AUTO_MIGRATE:
+        # Outside the lock, which the process that migrates needs.
+        await wait_for_schema(settings, db)
+    async with _bootstrap_lock(settings, db):
+        if settings.AUTO_MIGRATE:
+            await migrate(settings)
+        async with db.sessionmaker() as session:
+            await ensure_first_superuser(session, settings)
+            if settings.SEED_DEFAULTS:
+                await seed_generation_models(session)
+                await seed_catalogue(session, settings)
+
+
+@asynccontextmanager
+async def _bootstrap_lock(settings: Settings, db: Database) -> AsyncIterator[None]:
+    """PostgreSQL: a session advisory lock (not the migrations' own, taken inside). SQLite:
+    an exclusive lock on a file beside the database (processes of one host share it)."""
+    if not settings.is_sqlite:
+        async with db.engine.connect() as connection:
+            await connection.execute(text(f"SELECT pg_advisory_lock({BOOTSTRAP_LOCK_ID})"))
+            try:
+                yield
+            finally:
+                await connection.execute(text(f"SELECT pg_advisory_unlock({BOOTSTRAP_LOCK_ID})"))
+        return
+    database = make_url(settings.database_url).database
+    if not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".bootstrap-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+async def wait_for_schema(settings: Settings, db: Database) -> None:
+    """Without AUTO_MIGRATE, another process (a release step, the replica that migrates)
+    brings the schema to this code's head: wait for it rather than fail on missing tables.
+    A revision this code does not know is a newer release's: no reason to wait."""
+    script = ScriptDirectory.from_config(alembic_config(settings.database_url))
+    head = script.get_current_head()
+    deadline = time.monotonic() + SCHEMA_WAIT_SECONDS
+    while True:
+        try:
+            async with db.engine.connect() as connection:
+                current = (
+                    await connection.execute(text("SELECT version_num FROM alembic_version"))
+                ).scalar()
+        except DBAPIError:
+            current = None  # no alembic_version table yet
+        if current == head or (current is not None and _unknown_revision(script, current)):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the database schema is at {current or 'nothing'}, this code needs {head}: "
+                "run `alembic upgrade head`, or start one process with AUTO_MIGRATE=true"
+            )
+        logger.info("waiting for the schema to reach %s (at %s)", head, current or "nothing")
+        await asyncio.sleep(1.0)
+
+
+def _unknown_revision(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is None
+    except (CommandError, RevisionError):
+        return True
