@@ -28,6 +28,10 @@ BACKGROUND_PRESETS: dict[str, tuple[int, int, int]] = {
 # GrabCut is iterative graph cuts: run it at this size, then upsample a soft matte.
 WORK_SIDE = 512
 GRABCUT_ITERATIONS = 4
+# GrabCut seeds its colour models with k-means++ drawn from OpenCV's per-thread RNG, whose
+# state carries over between jobs run by the same worker thread: reseeding it before every
+# cut makes the matte depend on the image alone, so replays are byte-identical.
+GRABCUT_RNG_SEED = 0x5EED
 
 
 @dataclass
@@ -104,6 +108,7 @@ def subject_matte(
     mask = np.zeros((sh, sw), np.uint8)
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_RNG_SEED)
     cv2.grabCut(
         np.ascontiguousarray(small[..., ::-1]),
         mask,

@@ -97,6 +97,31 @@ async def test_background_fixing_strategy_replaces_the_backdrop(
     assert image.getpixel((2, 2)) == (0, 255, 0)
 
 
+async def test_background_fixing_is_reproducible_for_the_same_input_and_seed(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    body = {
+        "generation_strategy": "BACKGROUND_FIXING",
+        "garment_placement_base_image_url": _data_url(portrait(128, 192).image),
+        "background": "#00FF00",
+        "seed": 7,
+        "batch_size": 1,
+    }
+    digests = set()
+    for _ in range(3):
+        done, _image = await _run(client, user, body)
+        digests.add(done["predictions"][0]["result_sha256"])
+    assert len(digests) == 1, digests
+    # A replay of the run gives the same bytes again.
+    r = await client.post(
+        f"/api/v1/predictions/{done['predictions'][0]['id']}/replay", headers=user.headers
+    )
+    assert r.status_code == 202, r.text
+    replayed = await wait_for(client, r.json()["id"], user.headers, timeout=30)
+    assert replayed["status"] == "COMPLETED", replayed
+    assert {replayed["predictions"][0]["result_sha256"]} == digests
+
+
 async def test_image_adjusting_strategy_corrects_a_colour_cast(
     client: httpx.AsyncClient, user: TestUser
 ) -> None:

@@ -172,6 +172,14 @@ def test_background_fixer_finds_the_subject_itself() -> None:
     assert 0.15 < result.report["foreground_fraction"] < 0.6
 
 
+def test_background_fixer_gives_the_same_pixels_every_time_in_one_thread() -> None:
+    # Worker threads run job after job: OpenCV's per-thread RNG must not leak between them.
+    image = portrait(128, 192).image
+    first, *others = (to_array(replace_background(image, color="#00FF00").image) for _ in range(4))
+    for other in others:
+        assert np.array_equal(first, other)
+
+
 def test_background_colour_parsing() -> None:
     assert parse_background("#102030") == (16, 32, 48)
     assert parse_background([1, 2, 3]) == (1, 2, 3)
