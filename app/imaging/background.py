@@ -66,6 +66,22 @@ def parse_background(color: Any = None, preset: str | None = None) -> tuple[int,
     return BACKGROUND_PRESETS["white"]
 
 
+def parse_background_text(text: str) -> tuple[int, int, int]:
+    """A generation's free-text `background` as the fixer reads it: a colour code or a preset
+    name. Descriptions ("sunny beach") are refused: the fixer paints a plain colour."""
+    try:
+        return parse_background(text)
+    except ValueError:
+        pass
+    try:
+        return parse_background(None, text)
+    except ValueError:
+        raise ValueError(
+            f"background {text!r} is not a colour ('#RRGGBB') or a preset name; use one of: "
+            f"{', '.join(sorted(BACKGROUND_PRESETS))}"
+        ) from None
+
+
 def subject_matte(
     pixels: NDArray[np.uint8], subject: Box | None = None, *, feather_px: float = 2.0
 ) -> tuple[NDArray[np.float32], dict[str, Any]]:

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.imaging.background import parse_background_text
 from app.models.generation import (
     MAX_SEED,
     TERMINAL_GENERATION_STATUSES,
@@ -91,6 +92,18 @@ def _check_strategy_inputs(strategy: GenerationStrategy, data: GenerationCreate)
         )
 
 
+def _check_background(strategy: GenerationStrategy, background: str | None) -> None:
+    """The background fixer paints a plain colour: refuse now what its worker would refuse."""
+    if strategy != GenerationStrategy.BACKGROUND_FIXING or not background:
+        return
+    try:
+        parse_background_text(background)
+    except ValueError as exc:
+        raise InvalidInput.field(
+            ["body", "background"], f"BACKGROUND_FIXING needs a plain colour: {exc}", background
+        ) from exc
+
+
 async def create_generation(
     session: AsyncSession,
     scope: OwnerScope,
@@ -142,6 +155,8 @@ async def create_generation(
     plan = [planning.step_for(registry, "main", _task, model)]
     plan += planning.post_steps(registry, models, data, size)
     inputs = dict(prompt.inputs)
+    # The effective background: the request's, else the shooting look's.
+    _check_background(strategy, inputs.get("background"))
     if strategy == GenerationStrategy.EDITING and not inputs.get("product_image"):
         raise InvalidInput.field(
             ["body", "product_image"],

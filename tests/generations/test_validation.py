@@ -258,3 +258,28 @@ async def test_scale_factor_runs_an_upscale_step(
         URL, json={"target_width": 1024, "width": 64, "height": 64}, headers=user.headers
     )
     assert _error(r)["loc"] == ["body", "target_width"]
+
+
+async def test_background_fixing_refuses_a_background_it_cannot_paint(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    body = {
+        "generation_strategy": "BACKGROUND_FIXING",
+        "garment_placement_base_image_url": data_url(size=(32, 48)),
+        "background": "sunny beach",
+        "batch_size": 1,
+    }
+    error = _error(await client.post(URL, json=body, headers=user.headers))
+    assert error["loc"] == ["body", "background"]
+    assert "'sunny beach' is not a colour ('#RRGGBB') or a preset name" in error["msg"]
+    assert "light_grey" in error["msg"] and error["input"] == "sunny beach"
+    # Colour codes and preset names are accepted, and so are descriptions elsewhere.
+    for background in ("#336699", "Light Grey"):
+        r = await client.post(URL, json=body | {"background": background}, headers=user.headers)
+        assert r.status_code == 202, r.text
+        done = await wait_for(client, r.json()["id"], user.headers, timeout=30)
+        assert done["status"] == "COMPLETED", done
+    r = await client.post(
+        URL, json={"background": "sunny beach", "batch_size": 1}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from app.imaging.adjust import SKIN_HUE_RANGE, adjust_image
-from app.imaging.background import parse_background, replace_background
+from app.imaging.background import parse_background, parse_background_text, replace_background
 from app.imaging.consistency import Thresholds
 from app.imaging.detection import Box, GarmentFamily, detect_faces, detect_person, parse_family
 from app.imaging.face_fixer import FaceFixerSettings, fix_faces
@@ -189,3 +189,8 @@ def test_background_colour_parsing() -> None:
         parse_background("red")
     with pytest.raises(ValueError, match="unknown background preset 'neon'"):
         parse_background(None, "neon")
+    # A generation's free text: a colour code or a preset name, nothing else.
+    assert parse_background_text("#102030") == (16, 32, 48)
+    assert parse_background_text("Off-White") == (245, 244, 240)
+    with pytest.raises(ValueError, match="'sunny beach' is not a colour"):
+        parse_background_text("sunny beach")
