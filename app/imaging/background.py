@@ -32,6 +32,9 @@ GRABCUT_ITERATIONS = 4
 # state carries over between jobs run by the same worker thread: reseeding it before every
 # cut makes the matte depend on the image alone, so replays are byte-identical.
 GRABCUT_RNG_SEED = 0x5EED
+# Below this many working pixels on a side GrabCut may find no backdrop or no subject sample
+# and asserts; such slivers keep the box it would have started from instead.
+GRABCUT_MIN_SIDE = 16
 
 
 @dataclass
@@ -114,6 +117,33 @@ def subject_matte(
     seed = subject.expand(0.06).clamp(width, height).scale(factor, factor)
     sh, sw = small.shape[:2]
     seed = seed.clamp(sw, sh)
+    if min(sh, sw) < GRABCUT_MIN_SIDE:
+        hard = np.zeros((sh, sw), np.float32)
+        hard[seed.y0 : seed.y1, seed.x0 : seed.x1] = 1.0
+        info["method"] = "subject_box"
+        info["matte_note"] = (
+            f"{sw}x{sh} px at working size is too thin for GrabCut; the subject box is the matte"
+        )
+    else:
+        hard = _grabcut(small, seed)
+    # Keep the largest connected blob: GrabCut can leave islands of backdrop inside the rect.
+    binary: NDArray[np.uint8] = hard.astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if count > 2:
+        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        hard = (labels == largest).astype(np.float32)
+    soft = cv2.GaussianBlur(hard, (0, 0), max(0.5, feather_px))
+    alpha = np.asarray(
+        cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.float32
+    )
+    info["subject_box"] = subject.as_list()
+    info["foreground_fraction"] = round(float(alpha.mean()), 4)
+    return np.clip(alpha, 0.0, 1.0), info
+
+
+def _grabcut(small: NDArray[Any], seed: Box) -> NDArray[np.float32]:
+    """1 where GrabCut, started from the `seed` box, finds the subject."""
+    sh, sw = small.shape[:2]
     # Leave at least a 1 px frame of definite background, which GrabCut requires.
     rect = (
         max(1, seed.x0),
@@ -134,20 +164,7 @@ def subject_matte(
         GRABCUT_ITERATIONS,
         cv2.GC_INIT_WITH_RECT,
     )
-    hard = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 1.0, 0.0).astype(np.float32)
-    # Keep the largest connected blob: GrabCut can leave islands of backdrop inside the rect.
-    binary: NDArray[np.uint8] = hard.astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    if count > 2:
-        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        hard = (labels == largest).astype(np.float32)
-    soft = cv2.GaussianBlur(hard, (0, 0), max(0.5, feather_px))
-    alpha = np.asarray(
-        cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.float32
-    )
-    info["subject_box"] = subject.as_list()
-    info["foreground_fraction"] = round(float(alpha.mean()), 4)
-    return np.clip(alpha, 0.0, 1.0), info
+    return np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 1.0, 0.0).astype(np.float32)
 
 
 def replace_background(

@@ -141,3 +141,24 @@ async def test_image_adjusting_strategy_corrects_a_colour_cast(
     corner_before = np.asarray(cast)[:10, :10].reshape(-1, 3).mean(axis=0)
     corner_after = np.asarray(image)[:10, :10].reshape(-1, 3).mean(axis=0)
     assert np.ptp(corner_after) < 0.3 * np.ptp(corner_before)
+
+
+async def test_background_fixing_handles_images_too_thin_for_grabcut(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    for size in ((8, 6000), (6000, 8)):
+        source = Image.new("RGB", size, (90, 140, 200))
+        done, image = await _run(
+            client,
+            user,
+            {
+                "generation_strategy": "BACKGROUND_FIXING",
+                "garment_placement_base_image_url": _data_url(source),
+                "background": "white",
+                "seed": 1,
+                "batch_size": 1,
+            },
+        )
+        assert image.size == size
+        report = done["predictions"][0]["manifest"]["pipeline"][0]["report"]["report"]
+        assert report["method"] == "subject_box" and "too thin for GrabCut" in report["matte_note"]
