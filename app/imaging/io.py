@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # 64 MP covers an 8K square; beyond that a request is almost surely a mistake or an attack
 # (decoding alone would need gigabytes of RAM).
@@ -22,7 +22,7 @@ class ImageInputError(ValueError):
 
 
 def decode_image(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
-    """Decode bytes into an RGB image, refusing empty, corrupt, huge or tiny input."""
+    """Decode bytes into an upright RGB image, refusing empty, corrupt, huge or tiny input."""
     if not data:
         raise ImageInputError("image is empty (0 bytes)")
     try:
@@ -37,6 +37,9 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Im
                     f"(limit {max_pixels})"
                 )
             image.load()
+            # Cameras store the sensor's orientation and a tag saying how to turn it: the
+            # tools (and the `local` renderer) work on the image as it is meant to be seen.
+            ImageOps.exif_transpose(image, in_place=True)
     except ImageInputError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):

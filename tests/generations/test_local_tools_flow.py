@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.generations.helpers import wait_for
@@ -95,6 +96,32 @@ async def test_background_fixing_strategy_replaces_the_backdrop(
     )
     assert done["plan"][0]["provider"] == "local"
     assert image.getpixel((2, 2)) == (0, 255, 0)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "factor"),
+    [("IMAGE_ADJUSTING", 1), ("BACKGROUND_FIXING", 1), ("FACE_FIXING", 1), ("REFINE", 2)],
+)
+async def test_local_tools_work_on_the_image_turned_upright_by_its_exif_orientation(
+    client: httpx.AsyncClient, user: TestUser, strategy: str, factor: int
+) -> None:
+    # A phone photo: stored sideways (128x192) with a tag saying to turn it to 192x128.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    portrait(128, 192).image.save(buffer, format="PNG", exif=exif)
+    source = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    _done, image = await _run(
+        client,
+        user,
+        {
+            "generation_strategy": strategy,
+            "garment_placement_base_image_url": source,
+            "seed": 1,
+            "batch_size": 1,
+        },
+    )
+    assert image.size == (192 * factor, 128 * factor)
 
 
 async def test_background_fixing_is_reproducible_for_the_same_input_and_seed(

@@ -121,6 +121,18 @@ def test_decode_rejects_empty_corrupt_huge_and_tiny_images() -> None:
         decode_image(_png(Image.new("RGB", (4, 64))))
 
 
+def test_decode_turns_the_image_upright_as_its_exif_orientation_says() -> None:
+    stored = Image.new("RGB", (40, 60), (10, 20, 30))
+    stored.putpixel((0, 0), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: show the stored image rotated 90° clockwise
+    buffer = io.BytesIO()
+    stored.save(buffer, format="PNG", exif=exif)
+    upright = decode_image(buffer.getvalue())
+    assert upright.size == (60, 40)
+    assert upright.getpixel((59, 0)) == (255, 0, 0)
+
+
 def test_decode_flattens_transparency_onto_white() -> None:
     data, mime = encode_image(Image.new("RGBA", (16, 16), (0, 0, 0, 0)))
     assert mime == "image/png"
