@@ -283,3 +283,70 @@ async def test_background_fixing_refuses_a_background_it_cannot_paint(
         URL, json={"background": "sunny beach", "batch_size": 1}, headers=user.headers
     )
     assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize(
+    "strategy", ["FACE_FIXING", "IMAGE_ADJUSTING", "BACKGROUND_FIXING", "REFINE"]
+)
+async def test_source_image_under_the_tools_minimum_side_is_422(
+    client: httpx.AsyncClient, user: TestUser, settings: Any, tmp_path: Any, strategy: str
+) -> None:
+    tiny = data_url(size=(1, 1))
+    error = _error(
+        await client.post(
+            URL,
+            json={"generation_strategy": strategy, "garment_placement_base_image_url": tiny},
+            headers=user.headers,
+        )
+    )
+    assert error["loc"] == ["body", "garment_placement_base_image_url"]
+    assert "image is too small: 1x1 (each side must be at least 8 px)" in error["msg"]
+    # The first reference image is the source when no base image is given.
+    error = _error(
+        await client.post(
+            URL,
+            json={"generation_strategy": strategy, "reference_images_paths": [tiny]},
+            headers=user.headers,
+        )
+    )
+    assert error["loc"] == ["body", "reference_images_paths", 0]
+    # A confined local file is read to be measured too.
+    directory = settings.DATA_FILES_DIR or settings.DATA_DIR
+    path = directory / f"tiny-{tmp_path.name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (7, 200)).save(path)
+    try:
+        error = _error(
+            await client.post(
+                URL,
+                json={
+                    "generation_strategy": strategy,
+                    "garment_placement_base_image_url": str(path),
+                },
+                headers=user.headers,
+            )
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    assert "image is too small: 7x200" in error["msg"]
+
+
+async def test_small_images_other_than_the_tools_source_are_accepted(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    # A 1x1 product image means nothing to the tools' decoder: no minimum side for it.
+    r = await client.post(
+        URL,
+        json={
+            "generation_strategy": "IMAGE_ADJUSTING",
+            "garment_placement_base_image_url": data_url(size=(32, 48)),
+            "product_image": data_url(size=(1, 1)),
+            "batch_size": 1,
+        },
+        headers=user.headers,
+    )
+    assert r.status_code == 202, r.text
+    r = await client.post(
+        URL, json={"product_image": data_url(size=(1, 1)), "batch_size": 1}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text
