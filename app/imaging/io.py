@@ -13,6 +13,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # (decoding alone would need gigabytes of RAM).
 MAX_INPUT_PIXELS = 8192 * 8192
 MIN_INPUT_SIDE = 8
+# 16-bit greyscale PNGs open as I;16 (older Pillow: I, 32-bit holding the 16-bit values).
+SIXTEEN_BIT_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 RGB = NDArray[np.uint8]
 
@@ -58,6 +60,11 @@ def ensure_usable(image: Image.Image) -> Image.Image:
         )
     if image.mode == "RGB":
         return image
+    if image.mode in SIXTEEN_BIT_GREY_MODES:
+        # convert("RGB") clips 16-bit values at 255, turning nearly every grey white: keep
+        # the high byte instead.
+        grey = np.asarray(image).astype(np.int64).clip(0, 0xFFFF) >> 8
+        return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels become white, the usual e-commerce backdrop.
         rgba = image.convert("RGBA")

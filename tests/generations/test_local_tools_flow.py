@@ -189,3 +189,21 @@ async def test_background_fixing_handles_images_too_thin_for_grabcut(
         assert image.size == size
         report = done["predictions"][0]["manifest"]["pipeline"][0]["report"]["report"]
         assert report["method"] == "subject_box" and "too thin for GrabCut" in report["matte_note"]
+
+
+async def test_a_16_bit_greyscale_source_keeps_its_greys(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    # Greys from dark to mid as 16-bit values: a straight convert("RGB") clips them all white.
+    ramp = np.linspace(0x1000, 0x8000, 96 * 144).reshape(144, 96).astype(np.uint16)
+    _done, image = await _run(
+        client,
+        user,
+        {
+            "generation_strategy": "IMAGE_ADJUSTING",
+            "garment_placement_base_image_url": _data_url(Image.fromarray(ramp)),
+            "seed": 1,
+            "batch_size": 1,
+        },
+    )
+    assert np.asarray(image).mean() < 160
