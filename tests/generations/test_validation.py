@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import threading
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from PIL import Image
 
+from app.imaging import loading
 from tests.clients.apps import app_client
 from tests.generations.conftest import ModelFactory
 from tests.generations.helpers import data_url, wait_for
@@ -350,3 +352,25 @@ async def test_small_images_other_than_the_tools_source_are_accepted(
         URL, json={"product_image": data_url(size=(1, 1)), "batch_size": 1}, headers=user.headers
     )
     assert r.status_code == 202, r.text
+
+
+async def test_data_urls_are_decoded_off_the_event_loop(
+    client: httpx.AsyncClient, user: TestUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # base64 of a 20 MiB image takes tens of milliseconds: never on the loop serving requests.
+    decode = loading._decode_data_url
+    threads: list[int] = []
+
+    def recording(source: str, settings: Any) -> bytes:
+        threads.append(threading.get_ident())
+        return decode(source, settings)
+
+    monkeypatch.setattr(loading, "_decode_data_url", recording)
+    r = await client.post(
+        URL, json={"product_image": data_url(), "batch_size": 1}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text
+    done = await wait_for(client, r.json()["id"], user.headers)
+    assert done["status"] == "COMPLETED", done
+    assert len(threads) >= 2  # checked at creation, loaded again by the worker
+    assert threading.get_ident() not in threads
