@@ -313,7 +313,10 @@ class EvaluationAttempt(SQLModel):
     adjustments: list[str] = Field(
         description="What was added to the prompt after the previous attempts scored low"
     )
-    status: str = Field(description="scored, or error when the steps failed")
+    status: str = Field(
+        description="scored; unscored when the result could not be measured; or error when "
+        "the steps failed"
+    )
     score: float | None
     passed: bool
     evaluator: str | None = Field(description="local, or llm:<model name>")

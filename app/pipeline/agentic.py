@@ -140,7 +140,7 @@ async def run_agentic(
     provider_attempts: list[dict[str, Any]] = []
     provider_ms = 0
     adjustments: dict[str, Adjustment] = {}
-    best: tuple[float, int, StepsOutcome] | None = None
+    best: tuple[float | None, int, StepsOutcome] | None = None
     last_failure: StepFailed | None = None
 
     for attempt in range(1, max_attempts + 1):
@@ -196,9 +196,10 @@ async def run_agentic(
         provider_attempts += outcome.attempts
         provider_ms += outcome.provider_time_ms
         evaluation = await evaluate(options, settings, outcome.image, product, family, prompt)
-        passed = evaluation.score >= threshold
+        score = evaluation.score
+        passed = score is not None and score >= threshold
         entry |= {
-            "status": "scored",
+            "status": "scored" if score is not None else "unscored",
             "score": evaluation.score,
             "passed": passed,
             "evaluator": evaluation.evaluator,
@@ -210,8 +211,14 @@ async def run_agentic(
             "duration_ms": _ms(clock),
         }
         record["attempts"].append(entry)
-        if best is None or evaluation.score > best[0]:
-            best = (evaluation.score, attempt, outcome)
+        if score is None:
+            # Nothing measurable (a result too large to decode): the next attempt, planned to
+            # the same size, would be no better. Keep the best scored result, else this one.
+            if best is None:
+                best = (None, attempt, outcome)
+            break
+        if best is None or best[0] is None or score > best[0]:
+            best = (score, attempt, outcome)
         if passed:
             await on_progress(
                 attempt / max_attempts, f"attempt {attempt}: score {evaluation.score}"
@@ -230,8 +237,12 @@ async def run_agentic(
         raise StepFailed(
             last_failure.message, last_failure.category, provider_attempts, evaluation=record
         )
-    score, best_attempt, kept = best
-    record |= {"best_attempt": best_attempt, "score": score, "passed": score >= threshold}
+    best_score, best_attempt, kept = best
+    record |= {
+        "best_attempt": best_attempt,
+        "score": best_score,
+        "passed": best_score is not None and best_score >= threshold,
+    }
     kept.attempts = provider_attempts
     kept.provider_time_ms = provider_ms
     kept.evaluation = record
