@@ -314,8 +314,9 @@ class EvaluationAttempt(SQLModel):
         description="What was added to the prompt after the previous attempts scored low"
     )
     status: str = Field(
-        description="scored; unscored when the result could not be measured; or error when "
-        "the steps failed"
+        description="scored; unscored when the result could not be measured; duplicate when "
+        "it is an earlier attempt's image again (the steps ignore seed and prompt, so the "
+        "attempts stop there); or error when the steps failed"
     )
     score: float | None
     passed: bool

@@ -5,7 +5,9 @@ Each attempt runs the whole plan once and is scored 0-1 (app/pipeline/evaluation
 retry of the prediction walks the same seeds) and a prompt reinforced where the score was
 low: the garment's colour and description when colour fidelity failed, focus when sharpness
 failed, exposure when clipping failed, and the judge's own issues when an LLM judged. After
-`max_attempts` the best-scoring attempt is kept. Every attempt is recorded.
+`max_attempts` the best-scoring attempt is kept. Every attempt is recorded. The loop stops
+early when an attempt returns an image already scored (steps that ignore seed and prompt,
+such as the image adjuster, would only repeat it) or one that cannot be measured.
 """
 
 from __future__ import annotations
@@ -195,6 +197,26 @@ async def run_agentic(
             continue
         provider_attempts += outcome.attempts
         provider_ms += outcome.provider_time_ms
+        digest = hashlib.sha256(outcome.image.data).hexdigest()
+        earlier = next((e for e in record["attempts"] if e.get("result_sha256") == digest), None)
+        if earlier is not None:
+            # The same bytes again: these steps ignore seed and prompt (a tool such as the
+            # image adjuster), so every further attempt would repeat this one.
+            entry |= {
+                key: earlier[key]
+                for key in ("score", "evaluator", "criteria", "issues", "result_sha256")
+            }
+            entry |= {
+                "status": "duplicate",
+                "provider": outcome.provider,
+                "duration_ms": _ms(clock),
+            }
+            record["attempts"].append(entry)
+            await on_progress(
+                attempt / max_attempts,
+                f"attempt {attempt}: same image as attempt {earlier['attempt']}, stopping",
+            )
+            break
         evaluation = await evaluate(options, settings, outcome.image, product, family, prompt)
         score = evaluation.score
         passed = score is not None and score >= threshold
@@ -206,7 +228,7 @@ async def run_agentic(
             "evaluator_fallback_reason": evaluation.fallback_reason,
             "criteria": evaluation.criteria,
             "issues": evaluation.issues,
-            "result_sha256": hashlib.sha256(outcome.image.data).hexdigest(),
+            "result_sha256": digest,
             "provider": outcome.provider,
             "duration_ms": _ms(clock),
         }
