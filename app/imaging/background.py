@@ -28,6 +28,13 @@ BACKGROUND_PRESETS: dict[str, tuple[int, int, int]] = {
 # GrabCut is iterative graph cuts: run it at this size, then upsample a soft matte.
 WORK_SIDE = 512
 GRABCUT_ITERATIONS = 4
+# GrabCut seeds its colour models with k-means++ drawn from OpenCV's per-thread RNG, whose
+# state carries over between jobs run by the same worker thread: reseeding it before every
+# cut makes the matte depend on the image alone, so replays are byte-identical.
+GRABCUT_RNG_SEED = 0x5EED
+# Below this many working pixels on a side GrabCut may find no backdrop or no subject sample
+# and asserts; such slivers keep the box it would have started from instead.
+GRABCUT_MIN_SIDE = 16
 
 
 @dataclass
@@ -62,6 +69,22 @@ def parse_background(color: Any = None, preset: str | None = None) -> tuple[int,
     return BACKGROUND_PRESETS["white"]
 
 
+def parse_background_text(text: str) -> tuple[int, int, int]:
+    """A generation's free-text `background` as the fixer reads it: a colour code or a preset
+    name. Descriptions ("sunny beach") are refused: the fixer paints a plain colour."""
+    try:
+        return parse_background(text)
+    except ValueError:
+        pass
+    try:
+        return parse_background(None, text)
+    except ValueError:
+        raise ValueError(
+            f"background {text!r} is not a colour ('#RRGGBB') or a preset name; use one of: "
+            f"{', '.join(sorted(BACKGROUND_PRESETS))}"
+        ) from None
+
+
 def subject_matte(
     pixels: NDArray[np.uint8], subject: Box | None = None, *, feather_px: float = 2.0
 ) -> tuple[NDArray[np.float32], dict[str, Any]]:
@@ -94,26 +117,15 @@ def subject_matte(
     seed = subject.expand(0.06).clamp(width, height).scale(factor, factor)
     sh, sw = small.shape[:2]
     seed = seed.clamp(sw, sh)
-    # Leave at least a 1 px frame of definite background, which GrabCut requires.
-    rect = (
-        max(1, seed.x0),
-        max(1, seed.y0),
-        max(2, min(sw - 2, seed.x1) - max(1, seed.x0)),
-        max(2, min(sh - 2, seed.y1) - max(1, seed.y0)),
-    )
-    mask = np.zeros((sh, sw), np.uint8)
-    bgd = np.zeros((1, 65), np.float64)
-    fgd = np.zeros((1, 65), np.float64)
-    cv2.grabCut(
-        np.ascontiguousarray(small[..., ::-1]),
-        mask,
-        rect,
-        bgd,
-        fgd,
-        GRABCUT_ITERATIONS,
-        cv2.GC_INIT_WITH_RECT,
-    )
-    hard = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 1.0, 0.0).astype(np.float32)
+    if min(sh, sw) < GRABCUT_MIN_SIDE:
+        hard = np.zeros((sh, sw), np.float32)
+        hard[seed.y0 : seed.y1, seed.x0 : seed.x1] = 1.0
+        info["method"] = "subject_box"
+        info["matte_note"] = (
+            f"{sw}x{sh} px at working size is too thin for GrabCut; the subject box is the matte"
+        )
+    else:
+        hard = _grabcut(small, seed)
     # Keep the largest connected blob: GrabCut can leave islands of backdrop inside the rect.
     binary: NDArray[np.uint8] = hard.astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
@@ -127,6 +139,32 @@ def subject_matte(
     info["subject_box"] = subject.as_list()
     info["foreground_fraction"] = round(float(alpha.mean()), 4)
     return np.clip(alpha, 0.0, 1.0), info
+
+
+def _grabcut(small: NDArray[Any], seed: Box) -> NDArray[np.float32]:
+    """1 where GrabCut, started from the `seed` box, finds the subject."""
+    sh, sw = small.shape[:2]
+    # Leave at least a 1 px frame of definite background, which GrabCut requires.
+    rect = (
+        max(1, seed.x0),
+        max(1, seed.y0),
+        max(2, min(sw - 2, seed.x1) - max(1, seed.x0)),
+        max(2, min(sh - 2, seed.y1) - max(1, seed.y0)),
+    )
+    mask = np.zeros((sh, sw), np.uint8)
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_RNG_SEED)
+    cv2.grabCut(
+        np.ascontiguousarray(small[..., ::-1]),
+        mask,
+        rect,
+        bgd,
+        fgd,
+        GRABCUT_ITERATIONS,
+        cv2.GC_INIT_WITH_RECT,
+    )
+    return np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 1.0, 0.0).astype(np.float32)
 
 
 def replace_background(

@@ -7,12 +7,14 @@ import warnings
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # 64 MP covers an 8K square; beyond that a request is almost surely a mistake or an attack
 # (decoding alone would need gigabytes of RAM).
 MAX_INPUT_PIXELS = 8192 * 8192
 MIN_INPUT_SIDE = 8
+# 16-bit greyscale PNGs open as I;16 (older Pillow: I, 32-bit holding the 16-bit values).
+SIXTEEN_BIT_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 RGB = NDArray[np.uint8]
 
@@ -22,7 +24,7 @@ class ImageInputError(ValueError):
 
 
 def decode_image(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
-    """Decode bytes into an RGB image, refusing empty, corrupt, huge or tiny input."""
+    """Decode bytes into an upright RGB image, refusing empty, corrupt, huge or tiny input."""
     if not data:
         raise ImageInputError("image is empty (0 bytes)")
     try:
@@ -37,6 +39,9 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Im
                     f"(limit {max_pixels})"
                 )
             image.load()
+            # Cameras store the sensor's orientation and a tag saying how to turn it: the
+            # tools (and the `local` renderer) work on the image as it is meant to be seen.
+            ImageOps.exif_transpose(image, in_place=True)
     except ImageInputError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -55,6 +60,11 @@ def ensure_usable(image: Image.Image) -> Image.Image:
         )
     if image.mode == "RGB":
         return image
+    if image.mode in SIXTEEN_BIT_GREY_MODES:
+        # convert("RGB") clips 16-bit values at 255, turning nearly every grey white: keep
+        # the high byte instead.
+        grey = np.asarray(image).astype(np.int64).clip(0, 0xFFFF) >> 8
+        return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels become white, the usual e-commerce backdrop.
         rgba = image.convert("RGBA")

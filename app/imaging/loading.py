@@ -110,6 +110,10 @@ def _decode_data_url(source: str, settings: Settings) -> bytes:
         raise ImageLoadError("Invalid base64 in data URL") from exc
 
 
+def _read_data_url(source: str, settings: Settings) -> LoadedImage:
+    return inspect_image(_decode_data_url(source, settings), settings, "data_url")
+
+
 def resolve_local_path(source: str, settings: Settings) -> Path:
     """The real path of `source`, which must stay inside the data files directory."""
     root = settings.data_files_dir
@@ -172,8 +176,8 @@ async def load_image(source: str, settings: Settings) -> LoadedImage:
     source = source.strip()
     scheme = source_scheme(source)
     if scheme == "data":
-        data = _decode_data_url(source, settings)
-        return await asyncio.to_thread(inspect_image, data, settings, "data_url")
+        # Decoding megabytes of base64 would stall the event loop: both steps run in a thread.
+        return await asyncio.to_thread(_read_data_url, source, settings)
     if scheme in ("http", "https"):
         try:
             fetched = await fetch_url(

@@ -176,6 +176,7 @@ class QualityReport:
         return {"score": self.score, "criteria": [c.as_dict() for c in self.criteria]}
 
 
+CRITERIA = ("garment_colour", "sharpness", "exposure")
 # Colour fidelity is what no other check catches, so it weighs as much as the other two.
 WEIGHTS_WITH_PRODUCT = {"garment_colour": 0.5, "sharpness": 0.25, "exposure": 0.25}
 WEIGHTS_WITHOUT_PRODUCT = {"sharpness": 0.5, "exposure": 0.5}

@@ -313,7 +313,11 @@ class EvaluationAttempt(SQLModel):
     adjustments: list[str] = Field(
         description="What was added to the prompt after the previous attempts scored low"
     )
-    status: str = Field(description="scored, or error when the steps failed")
+    status: str = Field(
+        description="scored; unscored when the result could not be measured; duplicate when "
+        "it is an earlier attempt's image again (the steps ignore seed and prompt, so the "
+        "attempts stop there); or error when the steps failed"
+    )
     score: float | None
     passed: bool
     evaluator: str | None = Field(description="local, or llm:<model name>")

@@ -5,7 +5,9 @@ Each attempt runs the whole plan once and is scored 0-1 (app/pipeline/evaluation
 retry of the prediction walks the same seeds) and a prompt reinforced where the score was
 low: the garment's colour and description when colour fidelity failed, focus when sharpness
 failed, exposure when clipping failed, and the judge's own issues when an LLM judged. After
-`max_attempts` the best-scoring attempt is kept. Every attempt is recorded.
+`max_attempts` the best-scoring attempt is kept. Every attempt is recorded. The loop stops
+early when an attempt returns an image already scored (steps that ignore seed and prompt,
+such as the image adjuster, would only repeat it) or one that cannot be measured.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ async def run_agentic(
     provider_attempts: list[dict[str, Any]] = []
     provider_ms = 0
     adjustments: dict[str, Adjustment] = {}
-    best: tuple[float, int, StepsOutcome] | None = None
+    best: tuple[float | None, int, StepsOutcome] | None = None
     last_failure: StepFailed | None = None
 
     for attempt in range(1, max_attempts + 1):
@@ -195,23 +197,50 @@ async def run_agentic(
             continue
         provider_attempts += outcome.attempts
         provider_ms += outcome.provider_time_ms
+        digest = hashlib.sha256(outcome.image.data).hexdigest()
+        earlier = next((e for e in record["attempts"] if e.get("result_sha256") == digest), None)
+        if earlier is not None:
+            # The same bytes again: these steps ignore seed and prompt (a tool such as the
+            # image adjuster), so every further attempt would repeat this one.
+            entry |= {
+                key: earlier[key]
+                for key in ("score", "evaluator", "criteria", "issues", "result_sha256")
+            }
+            entry |= {
+                "status": "duplicate",
+                "provider": outcome.provider,
+                "duration_ms": _ms(clock),
+            }
+            record["attempts"].append(entry)
+            await on_progress(
+                attempt / max_attempts,
+                f"attempt {attempt}: same image as attempt {earlier['attempt']}, stopping",
+            )
+            break
         evaluation = await evaluate(options, settings, outcome.image, product, family, prompt)
-        passed = evaluation.score >= threshold
+        score = evaluation.score
+        passed = score is not None and score >= threshold
         entry |= {
-            "status": "scored",
+            "status": "scored" if score is not None else "unscored",
             "score": evaluation.score,
             "passed": passed,
             "evaluator": evaluation.evaluator,
             "evaluator_fallback_reason": evaluation.fallback_reason,
             "criteria": evaluation.criteria,
             "issues": evaluation.issues,
-            "result_sha256": hashlib.sha256(outcome.image.data).hexdigest(),
+            "result_sha256": digest,
             "provider": outcome.provider,
             "duration_ms": _ms(clock),
         }
         record["attempts"].append(entry)
-        if best is None or evaluation.score > best[0]:
-            best = (evaluation.score, attempt, outcome)
+        if score is None:
+            # Nothing measurable (a result too large to decode): the next attempt, planned to
+            # the same size, would be no better. Keep the best scored result, else this one.
+            if best is None:
+                best = (None, attempt, outcome)
+            break
+        if best is None or best[0] is None or score > best[0]:
+            best = (score, attempt, outcome)
         if passed:
             await on_progress(
                 attempt / max_attempts, f"attempt {attempt}: score {evaluation.score}"
@@ -230,8 +259,12 @@ async def run_agentic(
         raise StepFailed(
             last_failure.message, last_failure.category, provider_attempts, evaluation=record
         )
-    score, best_attempt, kept = best
-    record |= {"best_attempt": best_attempt, "score": score, "passed": score >= threshold}
+    best_score, best_attempt, kept = best
+    record |= {
+        "best_attempt": best_attempt,
+        "score": best_score,
+        "passed": best_score is not None and best_score >= threshold,
+    }
     kept.attempts = provider_attempts
     kept.provider_time_ms = provider_ms
     kept.evaluation = record

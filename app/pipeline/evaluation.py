@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.imaging.io import ImageInputError, decode_image, to_array
-from app.imaging.quality import assess
+from app.imaging.quality import CRITERIA, Criterion, assess
 from app.providers.ai_core import build_text_provider
 from app.providers.base import InputImage, OutputImage, ProviderError
 from app.providers.configs import AiCoreProviderConfig
@@ -39,7 +39,8 @@ JUDGE_CRITERIA = ("garment_fidelity", "sharpness", "exposure")
 
 @dataclass
 class Evaluation:
-    score: float
+    # None when nothing could be measured (see `_evaluate_local_sync`).
+    score: float | None
     evaluator: str
     criteria: list[dict[str, Any]]
     issues: list[str] = field(default_factory=list)
@@ -50,8 +51,14 @@ class Evaluation:
 
 def _evaluate_local_sync(
     data: bytes, product: bytes | None, family: str | None
-) -> tuple[float, list[dict[str, Any]], dict[str, Any]]:
-    pixels = to_array(decode_image(data))
+) -> tuple[float | None, list[dict[str, Any]], dict[str, Any]]:
+    try:
+        pixels = to_array(decode_image(data))
+    except ImageInputError as exc:
+        # A result the decoder refuses (over 64 MP) is still the provider's image: it is kept,
+        # unscored, rather than the prediction failing.
+        reason = f"result image not measurable: {exc}"
+        return None, [Criterion(name, None, 0.0, skipped=reason).as_dict() for name in CRITERIA], {}
     product_pixels = None
     if product is not None:
         try:

@@ -17,6 +17,7 @@ import io
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -91,6 +92,12 @@ class LocalProvider(ImageProvider[LocalConfig]):
             except (OSError, ValueError) as exc:
                 raise ProviderError(
                     f"cannot read an input image: {exc}", ErrorCategory.INVALID_INPUT
+                ) from exc
+            except cv2.error as exc:
+                # OpenCV asserts on inputs it cannot work with (degenerate shapes, sizes).
+                raise ProviderError(
+                    f"cannot process the input image: {str(exc).strip()}",
+                    ErrorCategory.INVALID_INPUT,
                 ) from exc
             if isinstance(produced, tuple):
                 image, report = produced

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.imaging.adjust import adjust_image
-from app.imaging.background import parse_background, replace_background
+from app.imaging.background import parse_background_text, replace_background
 from app.imaging.detection import Box
 from app.imaging.io import ImageInputError, decode_image, encode_image
 from app.providers.base import ErrorCategory, OutputImage, ProviderError, ProviderRequest
@@ -43,14 +43,9 @@ def background_handler(request: ProviderRequest) -> tuple[OutputImage, dict[str,
     color = options.get("background_color")
     preset = options.get("background_preset")
     free = options.get("background")
-    if color is None and preset is None and isinstance(free, str):
-        # The generation's free-text `background`: a colour code or a preset name.
-        try:
-            parse_background(free)
-            color = free
-        except ValueError:
-            preset = free
     try:
+        if color is None and preset is None and isinstance(free, str):
+            color = parse_background_text(free)
         subject = Box.parse(options["subject_box"]) if options.get("subject_box") else None
         result = replace_background(
             decode_image(_base(request)), color=color, preset=preset, subject=subject

@@ -12,6 +12,7 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 from PIL import Image
 from pydantic import BaseModel
@@ -173,6 +174,11 @@ class LocalToolProvider(ImageProvider[Any]):
             raise ProviderError("cancelled", ErrorCategory.CANCELLED) from None
         except ValueError as exc:
             raise ProviderError(str(exc), ErrorCategory.INVALID_INPUT) from exc
+        except cv2.error as exc:
+            # OpenCV asserts on inputs it cannot work with (degenerate shapes, sizes).
+            raise ProviderError(
+                f"cannot process the input image: {str(exc).strip()}", ErrorCategory.INVALID_INPUT
+            ) from exc
         output_format = str(request.options.get("output_format") or "PNG")
         data, mime = await asyncio.to_thread(encode_image, image, output_format)
         if debug_dir is not None:

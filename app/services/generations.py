@@ -14,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.imaging.background import parse_background_text
+from app.imaging.io import MIN_INPUT_SIDE
 from app.models.generation import (
     MAX_SEED,
     TERMINAL_GENERATION_STATUSES,
@@ -42,6 +44,15 @@ GENERATION_NOT_FOUND = "Generation not found"
 PREDICTION_NOT_FOUND = "Prediction not found"
 # Generation types this server runs; other features register theirs here.
 SUPPORTED_TYPES: set[GenerationType] = {GenerationType.BASE, GenerationType.AGENTIC}
+# Strategies whose source image goes through the image tools' decoder and its minimum size.
+MIN_SIDE_STRATEGIES = frozenset(
+    {
+        GenerationStrategy.REFINE,
+        GenerationStrategy.FACE_FIXING,
+        GenerationStrategy.BACKGROUND_FIXING,
+        GenerationStrategy.IMAGE_ADJUSTING,
+    }
+)
 
 
 def utcnow() -> datetime:
@@ -54,7 +65,9 @@ def _seeds(first: int | None, count: int) -> list[int]:
     return [(first + index) % (MAX_SEED + 1) for index in range(count)]
 
 
-async def _check_images(data: GenerationCreate, settings: Settings) -> None:
+async def _check_images(
+    data: GenerationCreate, strategy: GenerationStrategy, settings: Settings
+) -> None:
     references: list[tuple[list[str | int], str | None]] = [
         (["body", "product_image"], data.product_image),
         (["body", "product2_image"], data.product2_image),
@@ -64,11 +77,20 @@ async def _check_images(data: GenerationCreate, settings: Settings) -> None:
         (["body", "reference_images_paths", index], url)
         for index, url in enumerate(data.reference_images_paths)
     ]
+    # The image tools refuse a source image under their minimum side: so does creation.
+    source_loc = (
+        ["body", "garment_placement_base_image_url"]
+        if data.garment_placement_base_image_url
+        else ["body", "reference_images_paths", 0]
+    )
+    min_side = MIN_INPUT_SIDE if strategy in MIN_SIDE_STRATEGIES else 0
     for loc, url in references:
         if not url:
             continue
         try:
-            await check_image_reference(url, settings)
+            await check_image_reference(
+                url, settings, min_side=min_side if loc == source_loc else 0
+            )
         except InputImageError as exc:
             raise InvalidInput.field(loc, f"cannot use this image: {exc}", url) from exc
 
@@ -89,6 +111,18 @@ def _check_strategy_inputs(strategy: GenerationStrategy, data: GenerationCreate)
             "or reference_images_paths",
             [],
         )
+
+
+def _check_background(strategy: GenerationStrategy, background: str | None) -> None:
+    """The background fixer paints a plain colour: refuse now what its worker would refuse."""
+    if strategy != GenerationStrategy.BACKGROUND_FIXING or not background:
+        return
+    try:
+        parse_background_text(background)
+    except ValueError as exc:
+        raise InvalidInput.field(
+            ["body", "background"], f"BACKGROUND_FIXING needs a plain colour: {exc}", background
+        ) from exc
 
 
 async def create_generation(
@@ -135,13 +169,15 @@ async def create_generation(
     _check_strategy_inputs(strategy, data)
     parse_agentic(data.config)
     await check_callback(data.config, settings)
-    await _check_images(data, settings)
+    await _check_images(data, strategy, settings)
     # Entities are resolved here (404-free: unknown ids are 422s naming the field).
     prompt = await resolve_prompt(session, scope, data, settings=settings)
     size = planning.output_size(model, data, default=prompt.resolution)
     plan = [planning.step_for(registry, "main", _task, model)]
     plan += planning.post_steps(registry, models, data, size)
     inputs = dict(prompt.inputs)
+    # The effective background: the request's, else the shooting look's.
+    _check_background(strategy, inputs.get("background"))
     if strategy == GenerationStrategy.EDITING and not inputs.get("product_image"):
         raise InvalidInput.field(
             ["body", "product_image"],

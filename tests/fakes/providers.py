@@ -2,6 +2,7 @@
 
 Its behaviour comes from the model's config, `additional_static_params`:
   mode: "ok" | "fail" | "hang" | "empty" | "fail_first" (fails the first time it sees a seed)
+        | "huge" (a 9000x8000 image, over the 64 MP image tools decode; a few kB of PNG)
   delay: seconds to wait before answering (a slow remote provider)
 It renders through the local preview renderer, so results are real images. Usable in-process
 (`scripted_provider` fixture) and in subprocesses via PROVIDER_PLUGINS=tests.fakes.providers.
@@ -10,11 +11,15 @@ It renders through the local preview renderer, so results are real images. Usabl
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any, ClassVar
+
+from PIL import Image
 
 from app.providers.base import (
     ErrorCategory,
     ImageProvider,
+    OutputImage,
     ProgressCallback,
     ProviderError,
     ProviderHandle,
@@ -63,6 +68,13 @@ class ScriptedProvider(ImageProvider[FalStandardConfig]):
             await asyncio.Event().wait()
         if mode == "empty":
             return ProviderResult(images=[])
+        if mode == "huge":
+            buffer = io.BytesIO()
+            Image.new("1", (9000, 8000)).save(buffer, format="PNG")
+            huge = OutputImage(
+                data=buffer.getvalue(), mime_type="image/png", width=9000, height=8000
+            )
+            return ProviderResult(images=[huge])
         image = await asyncio.to_thread(render_preview, handle.request)
         return ProviderResult(images=[image], metadata={"remote_id": handle.remote_id})
 

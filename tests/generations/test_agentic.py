@@ -273,3 +273,52 @@ async def test_attempts_that_all_fail_are_recorded_on_the_failed_prediction(
     assert "scripted failure" in attempts[0]["error"]
     assert prediction["evaluation"]["best_attempt"] is None
     assert len(prediction["attempts"]) == 2
+
+
+async def test_a_result_too_large_to_score_is_kept_unscored(
+    client: httpx.AsyncClient, user: TestUser, make_model: ModelFactory, scripted_provider: Any
+) -> None:
+    model = await make_model(provider_config=scripted("huge"))
+    body = _body(model, max_attempts=3, evaluation_provider="local")
+    r = await client.post(URL, json=body, headers=user.headers)
+    assert r.status_code == 202, r.text
+    done = await wait_for(client, r.json()["id"], user.headers)
+    assert done["status"] == "COMPLETED", done
+    (prediction,) = done["predictions"]
+    assert (prediction["result_width"], prediction["result_height"]) == (9000, 8000)
+    evaluation = prediction["evaluation"]
+    # Another seed would give an image as large: one attempt, kept, and why it has no score.
+    (attempt,) = evaluation["attempts"]
+    assert attempt["status"] == "unscored" and attempt["score"] is None
+    assert attempt["result_sha256"] == prediction["result_sha256"]
+    assert {c["name"] for c in attempt["criteria"]} == {"garment_colour", "sharpness", "exposure"}
+    assert all("too large: 9000x8000" in c["skipped"] for c in attempt["criteria"])
+    assert evaluation["best_attempt"] == 1
+    assert evaluation["score"] is None and evaluation["passed"] is False
+
+
+async def test_steps_that_ignore_seed_and_prompt_are_not_run_again_for_nothing(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    # The image adjuster gives the same bytes whatever the seed and prompt.
+    body = {
+        "generation_type": "AGENTIC",
+        "generation_strategy": "IMAGE_ADJUSTING",
+        "garment_placement_base_image_url": data_url(RED, (48, 64)),
+        "batch_size": 1,
+        "seed": 3,
+        "config": {"max_attempts": 10, "min_confidence_score": 1.0, "evaluation_provider": "local"},
+    }
+    r = await client.post(URL, json=body, headers=user.headers)
+    assert r.status_code == 202, r.text
+    done = await wait_for(client, r.json()["id"], user.headers)
+    assert done["status"] == "COMPLETED", done
+    (prediction,) = done["predictions"]
+    evaluation = prediction["evaluation"]
+    first, second = evaluation["attempts"]
+    assert first["status"] == "scored" and first["passed"] is False
+    assert second["status"] == "duplicate" and second["seed"] != first["seed"]
+    assert second["result_sha256"] == first["result_sha256"] == prediction["result_sha256"]
+    assert second["score"] == first["score"] and second["passed"] is False
+    assert evaluation["best_attempt"] == 1 and evaluation["score"] == first["score"]
+    assert len(prediction["attempts"]) == 2  # two runs of the tool, not ten

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import threading
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from PIL import Image
 
+from app.imaging import loading
 from tests.clients.apps import app_client
 from tests.generations.conftest import ModelFactory
 from tests.generations.helpers import data_url, wait_for
@@ -258,3 +260,117 @@ async def test_scale_factor_runs_an_upscale_step(
         URL, json={"target_width": 1024, "width": 64, "height": 64}, headers=user.headers
     )
     assert _error(r)["loc"] == ["body", "target_width"]
+
+
+async def test_background_fixing_refuses_a_background_it_cannot_paint(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    body = {
+        "generation_strategy": "BACKGROUND_FIXING",
+        "garment_placement_base_image_url": data_url(size=(32, 48)),
+        "background": "sunny beach",
+        "batch_size": 1,
+    }
+    error = _error(await client.post(URL, json=body, headers=user.headers))
+    assert error["loc"] == ["body", "background"]
+    assert "'sunny beach' is not a colour ('#RRGGBB') or a preset name" in error["msg"]
+    assert "light_grey" in error["msg"] and error["input"] == "sunny beach"
+    # Colour codes and preset names are accepted, and so are descriptions elsewhere.
+    for background in ("#336699", "Light Grey"):
+        r = await client.post(URL, json=body | {"background": background}, headers=user.headers)
+        assert r.status_code == 202, r.text
+        done = await wait_for(client, r.json()["id"], user.headers, timeout=30)
+        assert done["status"] == "COMPLETED", done
+    r = await client.post(
+        URL, json={"background": "sunny beach", "batch_size": 1}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize(
+    "strategy", ["FACE_FIXING", "IMAGE_ADJUSTING", "BACKGROUND_FIXING", "REFINE"]
+)
+async def test_source_image_under_the_tools_minimum_side_is_422(
+    client: httpx.AsyncClient, user: TestUser, settings: Any, tmp_path: Any, strategy: str
+) -> None:
+    tiny = data_url(size=(1, 1))
+    error = _error(
+        await client.post(
+            URL,
+            json={"generation_strategy": strategy, "garment_placement_base_image_url": tiny},
+            headers=user.headers,
+        )
+    )
+    assert error["loc"] == ["body", "garment_placement_base_image_url"]
+    assert "image is too small: 1x1 (each side must be at least 8 px)" in error["msg"]
+    # The first reference image is the source when no base image is given.
+    error = _error(
+        await client.post(
+            URL,
+            json={"generation_strategy": strategy, "reference_images_paths": [tiny]},
+            headers=user.headers,
+        )
+    )
+    assert error["loc"] == ["body", "reference_images_paths", 0]
+    # A confined local file is read to be measured too.
+    directory = settings.DATA_FILES_DIR or settings.DATA_DIR
+    path = directory / f"tiny-{tmp_path.name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (7, 200)).save(path)
+    try:
+        error = _error(
+            await client.post(
+                URL,
+                json={
+                    "generation_strategy": strategy,
+                    "garment_placement_base_image_url": str(path),
+                },
+                headers=user.headers,
+            )
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    assert "image is too small: 7x200" in error["msg"]
+
+
+async def test_small_images_other_than_the_tools_source_are_accepted(
+    client: httpx.AsyncClient, user: TestUser
+) -> None:
+    # A 1x1 product image means nothing to the tools' decoder: no minimum side for it.
+    r = await client.post(
+        URL,
+        json={
+            "generation_strategy": "IMAGE_ADJUSTING",
+            "garment_placement_base_image_url": data_url(size=(32, 48)),
+            "product_image": data_url(size=(1, 1)),
+            "batch_size": 1,
+        },
+        headers=user.headers,
+    )
+    assert r.status_code == 202, r.text
+    r = await client.post(
+        URL, json={"product_image": data_url(size=(1, 1)), "batch_size": 1}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text
+
+
+async def test_data_urls_are_decoded_off_the_event_loop(
+    client: httpx.AsyncClient, user: TestUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # base64 of a 20 MiB image takes tens of milliseconds: never on the loop serving requests.
+    decode = loading._decode_data_url
+    threads: list[int] = []
+
+    def recording(source: str, settings: Any) -> bytes:
+        threads.append(threading.get_ident())
+        return decode(source, settings)
+
+    monkeypatch.setattr(loading, "_decode_data_url", recording)
+    r = await client.post(
+        URL, json={"product_image": data_url(), "batch_size": 1}, headers=user.headers
+    )
+    assert r.status_code == 202, r.text
+    done = await wait_for(client, r.json()["id"], user.headers)
+    assert done["status"] == "COMPLETED", done
+    assert len(threads) >= 2  # checked at creation, loaded again by the worker
+    assert threading.get_ident() not in threads

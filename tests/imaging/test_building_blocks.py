@@ -7,7 +7,7 @@ from PIL import Image
 from app.imaging.blending import TileCanvas, blend_patch
 from app.imaging.color import histogram_match, lab_stats, lab_transfer
 from app.imaging.detection import Box
-from app.imaging.io import ImageInputError, decode_image, encode_image
+from app.imaging.io import ImageInputError, decode_image, encode_image, ensure_usable
 from app.imaging.tiling import plan_tiles
 
 
@@ -119,6 +119,32 @@ def test_decode_rejects_empty_corrupt_huge_and_tiny_images() -> None:
         decode_image(_png(Image.new("1", (9000, 8000))))
     with pytest.raises(ImageInputError, match="too small"):
         decode_image(_png(Image.new("RGB", (4, 64))))
+
+
+def test_decode_turns_the_image_upright_as_its_exif_orientation_says() -> None:
+    stored = Image.new("RGB", (40, 60), (10, 20, 30))
+    stored.putpixel((0, 0), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: show the stored image rotated 90° clockwise
+    buffer = io.BytesIO()
+    stored.save(buffer, format="PNG", exif=exif)
+    upright = decode_image(buffer.getvalue())
+    assert upright.size == (60, 40)
+    assert upright.getpixel((59, 0)) == (255, 0, 0)
+
+
+def test_decode_keeps_the_greys_of_a_16_bit_greyscale_png() -> None:
+    ramp = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
+    stored = Image.fromarray(ramp)
+    assert stored.mode == "I;16"
+    decoded = np.asarray(decode_image(_png(stored)))
+    assert decoded.shape == (64, 64, 3)
+    assert np.array_equal(decoded[..., 0], (ramp >> 8).astype(np.uint8))
+    assert 120 < decoded.mean() < 135  # a ramp from black to white, not nearly all white
+    # Older Pillow opens the same file as mode I: same greys.
+    assert np.array_equal(
+        np.asarray(ensure_usable(Image.fromarray(ramp.astype(np.int32)))), decoded
+    )
 
 
 def test_decode_flattens_transparency_onto_white() -> None:

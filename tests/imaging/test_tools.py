@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from app.imaging.adjust import SKIN_HUE_RANGE, adjust_image
-from app.imaging.background import parse_background, replace_background
+from app.imaging.background import parse_background, parse_background_text, replace_background
 from app.imaging.consistency import Thresholds
 from app.imaging.detection import Box, GarmentFamily, detect_faces, detect_person, parse_family
 from app.imaging.face_fixer import FaceFixerSettings, fix_faces
@@ -172,6 +172,14 @@ def test_background_fixer_finds_the_subject_itself() -> None:
     assert 0.15 < result.report["foreground_fraction"] < 0.6
 
 
+def test_background_fixer_gives_the_same_pixels_every_time_in_one_thread() -> None:
+    # Worker threads run job after job: OpenCV's per-thread RNG must not leak between them.
+    image = portrait(128, 192).image
+    first, *others = (to_array(replace_background(image, color="#00FF00").image) for _ in range(4))
+    for other in others:
+        assert np.array_equal(first, other)
+
+
 def test_background_colour_parsing() -> None:
     assert parse_background("#102030") == (16, 32, 48)
     assert parse_background([1, 2, 3]) == (1, 2, 3)
@@ -181,3 +189,8 @@ def test_background_colour_parsing() -> None:
         parse_background("red")
     with pytest.raises(ValueError, match="unknown background preset 'neon'"):
         parse_background(None, "neon")
+    # A generation's free text: a colour code or a preset name, nothing else.
+    assert parse_background_text("#102030") == (16, 32, 48)
+    assert parse_background_text("Off-White") == (245, 244, 240)
+    with pytest.raises(ValueError, match="'sunny beach' is not a colour"):
+        parse_background_text("sunny beach")

@@ -1,4 +1,5 @@
-"""The local refiner providers through the registry, as the pipeline uses them."""
+"""The local refiner providers through the registry, as the pipeline uses them (and the local
+provider's error mapping, which they share)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 import pytest
 
@@ -21,8 +23,9 @@ from app.providers.base import (
     ProviderRequest,
     ProviderResult,
 )
-from app.providers.configs import FalStandardConfig
+from app.providers.configs import FalStandardConfig, LocalConfig
 from app.providers.enums import ProviderCapability, ProviderType
+from app.providers.local import HANDLERS, LocalProvider
 from app.providers.local_tools import register_local_refiners
 from app.providers.registry import ProviderRegistry
 from tests.imaging.synthetic import portrait, textured_gradient
@@ -274,3 +277,26 @@ async def test_cancel_stops_a_running_refine() -> None:
     with pytest.raises(ProviderError) as caught:
         await provider.result(handle)
     assert caught.value.category is ErrorCategory.CANCELLED
+
+
+async def test_opencv_refusing_an_input_is_invalid_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenCV's assertions are cv2.error, not ValueError: still bad input, not an internal error.
+    def refuse(*_args: Any) -> Any:
+        raise cv2.error("OpenCV(4): error: (-215:Assertion failed) !bgdSamples.empty()")
+
+    request = ProviderRequest(
+        task=ProviderCapability.IMAGE_ADJUSTING, images=[_base(textured_gradient(32, 32))]
+    )
+    monkeypatch.setitem(HANDLERS, ProviderCapability.IMAGE_ADJUSTING, refuse)
+    with pytest.raises(ProviderError, match="cannot process the input image") as caught:
+        await LocalProvider(LocalConfig()).run(request)
+    assert caught.value.category is ErrorCategory.INVALID_INPUT
+
+    provider = _registry().create(ProviderType.SARTIQ_ULTIMATE_FACE_FIXER, {})
+    monkeypatch.setattr(type(provider), "process", refuse)
+    request = ProviderRequest(
+        task=ProviderCapability.FACE_FIXING, images=[_base(textured_gradient(32, 32))]
+    )
+    with pytest.raises(ProviderError, match="cannot process the input image") as caught:
+        await provider.run(request)
+    assert caught.value.category is ErrorCategory.INVALID_INPUT
