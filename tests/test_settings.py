@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,34 @@ def test_secret_key_generated_once_and_persisted(tmp_path: Path) -> None:
     path = tmp_path / "secret_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert _settings(tmp_path).secret_key == first
+
+
+def test_processes_generating_the_key_together_all_read_the_same_whole_key(
+    tmp_path: Path,
+) -> None:
+    # The file was created empty and written after: a process reading in between signed
+    # with an empty key (forgeable tokens) for its whole life.
+    script = (
+        "import sys; from pathlib import Path; from app.core.config import Settings; "
+        "print(Settings(_env_file=None, DATABASE_URL='', DATA_DIR=Path(sys.argv[1])).secret_key)"
+    )
+    for attempt in range(5):
+        data_dir = tmp_path / str(attempt)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(data_dir)], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        keys = {process.communicate(timeout=60)[0].strip() for process in processes}
+        assert len(keys) == 1 and len(keys.pop()) >= 32
+        assert [p.name for p in data_dir.iterdir()] == ["secret_key"]  # nothing left aside
+
+
+def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(ValueError, match="holds no usable key"):
+        _ = _settings(tmp_path).secret_key
 
 
 def test_cors_origins_from_comma_separated_env(tmp_path: Path) -> None:

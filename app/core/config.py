@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from functools import cached_property
@@ -273,17 +274,28 @@ class Settings(BaseSettings):
         if self.SECRET_KEY:
             return self.SECRET_KEY
         path = self.DATA_DIR / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        # O_EXCL: when two processes start together, one writes and both read the same key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
+        if not path.exists():
+            self.DATA_DIR.mkdir(parents=True, exist_ok=True)
+            # Written whole aside, then linked into place: os.link fails if the name exists,
+            # so of processes starting together one key wins, and no process ever reads a
+            # file created but not yet written (an empty key signs forgeable tokens).
+            aside = path.with_name(f".secret_key.{secrets.token_hex(8)}")
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(aside, path)
+            finally:
+                aside.unlink(missing_ok=True)
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"{path} holds no usable key (empty or short): delete it to have a new one "
+                "generated (signing everyone out), or set SECRET_KEY"
+            )
         return key
 
     @field_validator("RATE_LIMITS")
