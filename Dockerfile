@@ -15,8 +15,9 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_PYTHON_DOWNLOADS=never
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
-# --frozen: exactly the versions in uv.lock; --no-dev: no test or lint tools in production.
-RUN uv sync --frozen --no-dev --no-install-project
+# --locked: exactly the versions in uv.lock, which must still match pyproject.toml;
+# --no-dev: no test or lint tools in production.
+RUN uv sync --locked --no-dev --no-install-project
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 RUN groupadd --system --gid 10001 app \
@@ -26,7 +27,8 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # Code stays owned by root: the app user can read it but not rewrite it.
-COPY alembic.ini ./
+# pyproject.toml: the version reproducibility manifests record.
+COPY pyproject.toml alembic.ini ./
 COPY alembic ./alembic
 COPY app ./app
 # Bytecode compiled at build time: the code is read-only to the app user, so every start of
@@ -42,5 +44,5 @@ VOLUME ["/data"]
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/v1/utils/health-check/', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/api/v1/utils/health-check/' % os.environ.get('PORT', '8000'), timeout=4).status != 200)"]
 CMD ["python", "-m", "app"]

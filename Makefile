@@ -13,7 +13,7 @@ $(UV):
 	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --locked --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.synced

@@ -84,6 +84,8 @@ def test_compose_environment(compose: dict[str, Any]) -> None:
     assert api["environment"]["AUTO_MIGRATE"] == "true"
     assert worker["environment"]["AUTO_MIGRATE"] == "false"
     assert worker["depends_on"]["api"]["condition"] == "service_healthy"
+    # The image's check asks the API's port: a worker would always be unhealthy.
+    assert worker["healthcheck"] == {"disable": True}
     assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
 
@@ -107,7 +109,7 @@ def test_dockerfile_is_multi_stage_and_unprivileged(dockerfile: list[tuple[str, 
     users = [args for keyword, args in runtime if keyword == "USER"]
     assert users and users[-1] not in {"root", "0"}
     runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
-    assert "uv sync --frozen --no-dev" in runs
+    assert "uv sync --locked --no-dev" in runs
     env = " ".join(args for keyword, args in runtime if keyword == "ENV")
     assert "DATA_DIR=/data" in env
     assert "HOST=0.0.0.0" in env
