@@ -123,19 +123,14 @@ def resolve_local_path(source: str, settings: Settings) -> Path:
     if ".." in raw.parts:
         raise ImageLoadError("Image paths may not contain '..'")
     candidate = raw if raw.is_absolute() else root / raw
-    # Refused as if absent, before anything is said of what exists there (symlinks followed).
     try:
-        named = candidate.resolve()
+        real = candidate.resolve()
+        found = real.exists()
     except (OSError, RuntimeError) as exc:
         raise ImageLoadError("Image path cannot be resolved") from exc
-    if any(named.is_relative_to(private) for private in settings.private_paths):
+    # The server's own files are refused as if absent, before anything is said of them.
+    if not found or any(real.is_relative_to(private) for private in settings.private_paths):
         raise ImageLoadError("Image file not found")
-    try:
-        real = candidate.resolve(strict=True)
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise ImageLoadError("Image file not found") from exc
-    except (OSError, RuntimeError) as exc:
-        raise ImageLoadError("Image path cannot be resolved") from exc
     # Checked on the resolved path, so a symlink pointing outside is refused too.
     if not real.is_relative_to(root):
         raise ImageLoadError("Image paths must be inside the data files directory")

@@ -65,9 +65,6 @@ class Storage(ABC):
         missing here, not once a response streaming them has begun."""
 
     @abstractmethod
-    async def exists(self, key: str) -> bool: ...
-
-    @abstractmethod
     async def delete(self, key: str) -> None:
         """Remove one object; a missing object is not an error."""
 

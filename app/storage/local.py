@@ -66,9 +66,6 @@ class LocalStorage(Storage):
         finally:
             await asyncio.to_thread(handle.close)
 
-    async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(lambda: self._path(key).is_file())
-
     def _delete_sync(self, key: str) -> None:
         path = self._path(key)
         path.unlink(missing_ok=True)

@@ -96,15 +96,6 @@ class S3Storage(Storage):
             async for chunk in body.iter_chunks(CHUNK):
                 yield chunk
 
-    async def exists(self, key: str) -> bool:
-        try:
-            await self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                return False
-            raise
-        return True
-
     async def delete(self, key: str) -> None:
         await self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
