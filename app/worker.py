@@ -2,8 +2,10 @@
 
 Each worker applies migrations if asked (AUTO_MIGRATE, serialised by an advisory lock),
 registers the providers, re-enqueues work left behind, and consumes up to
-WORKER_CONCURRENCY jobs at a time. SIGTERM/SIGINT stop it gracefully: running work is
-interrupted and its leases released, so other workers take it over at once.
+WORKER_CONCURRENCY jobs at a time. SIGTERM/SIGINT stop it gracefully: it takes no new job,
+lets running ones finish for WORKER_SHUTDOWN_GRACE_SECONDS, then interrupts the rest and
+releases their leases so other workers take them over at once. A second signal interrupts
+at once.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import contextlib
 import logging
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
-from taskiq.api import run_receiver_task
+from taskiq.receiver import Receiver
 
 from app.core.bootstrap import migrate
 from app.core.config import Settings
@@ -44,19 +47,23 @@ async def run_worker(settings: Settings) -> None:
     await storage.start()
     runtime = GenerationRuntime(settings, db, storage, bus, registry, executes=True)
     await runtime.start()
-    receiver = asyncio.create_task(
-        run_receiver_task(
-            runtime.broker,
-            max_async_tasks=settings.WORKER_CONCURRENCY,
-            max_prefetch=0,
-            propagate_exceptions=False,
-        )
-    )
-    freeze_startup_objects()
-    stop = asyncio.Event()
+    signals = 0
+    draining = asyncio.Event()
+    listening = asyncio.create_task(_listen(runtime, settings, draining))
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            logger.info("stopping: finishing running jobs, taking no new ones")
+            draining.set()
+        else:
+            listening.cancel()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    freeze_startup_objects()
     logger.info(
         "worker %s consuming %s (concurrency %d)",
         runtime.worker_id,
@@ -65,18 +72,38 @@ async def run_worker(settings: Settings) -> None:
     )
     print(f"worker ready {runtime.worker_id}", file=sys.stderr, flush=True)
     try:
-        await asyncio.wait(
-            [receiver, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-        )
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
     finally:
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await receiver
         await runtime.stop()
         await storage.close()
         await bus.close()
         await close_http_client()
         await db.dispose()
+
+
+async def _listen(runtime: GenerationRuntime, settings: Settings, draining: asyncio.Event) -> None:
+    """Consume jobs until `draining` is set, then wait up to the grace period for running
+    ones. taskiq's `run_receiver_task` can only be cancelled, which interrupts running jobs."""
+    runtime.broker.is_worker_process = True
+    # Jobs are coroutines; the executor only satisfies the receiver's signature.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        while not draining.is_set():
+            receiver = Receiver(
+                runtime.broker,
+                executor=executor,
+                max_async_tasks=settings.WORKER_CONCURRENCY,
+                max_prefetch=0,
+                propagate_exceptions=False,
+                run_startup=False,
+                wait_tasks_timeout=settings.WORKER_SHUTDOWN_GRACE_SECONDS,
+            )
+            try:
+                await receiver.listen(draining)
+            except Exception:
+                # As taskiq's own loop does: a broken read starts a fresh receiver.
+                logger.exception("listening to the job stream failed; listening again")
+                await asyncio.sleep(1)
 
 
 def main() -> None:

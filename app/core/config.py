@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     # they go through a Redis stream to `python -m app.worker` processes.
     TASK_QUEUE_NAME: str = "sartiq:generations"
     WORKER_CONCURRENCY: int = Field(default=8, ge=1, le=1024)
+    # On SIGTERM a worker stops taking jobs and lets running ones finish this long (a paid
+    # provider call interrupted is paid again elsewhere); what is still running after it is
+    # interrupted and its lease released. Keep it under the orchestrator's kill timeout.
+    WORKER_SHUTDOWN_GRACE_SECONDS: float = Field(default=25.0, ge=0)
     # A running prediction holds a lease it renews every heartbeat; a lease that runs out
     # (the worker died) makes the prediction eligible to run again.
     GENERATION_LEASE_SECONDS: float = Field(default=60.0, gt=0)

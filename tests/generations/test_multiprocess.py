@@ -221,3 +221,59 @@ async def test_generations_complete_exactly_once_when_a_worker_dies(
     by_generation = Counter(path.parent.name for path in files)
     assert set(by_generation) == set(ids) and set(by_generation.values()) == {1}
     assert cluster["processes"]["worker-b"].poll() is None
+
+
+async def test_a_stopping_worker_finishes_its_running_jobs(cluster: dict[str, Any]) -> None:
+    """SIGTERM (a deploy, a scale-down) lets running jobs finish instead of paying for them
+    twice: the worker takes no new job, completes the ones it holds, then exits cleanly."""
+    client: httpx.AsyncClient = cluster["client"]
+    r = await client.post(
+        "/api/v1/login/access-token",
+        data={"username": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    r = await client.post(
+        "/api/v1/generation-models/",
+        json={
+            "name": "slow remote",
+            "provider": "fal_standard",
+            "provider_config": {"additional_static_params": {"mode": "ok", "delay": 2.5}},
+            "tool_types": ["BASE_GENERATION"],
+        },
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    body = {"batch_size": 1, "width": 64, "height": 64, "generative_models_id": r.json()["id"]}
+    for seed in range(4):
+        r = await client.post("/api/v1/generations/", json={**body, "seed": seed}, headers=headers)
+        assert r.status_code == 202, r.text
+    log = await asyncio.to_thread((cluster["logs"] / "worker-a.log").read_text, errors="replace")
+    worker_id = log.split("worker ready ", 1)[1].split()[0]
+    dsn = cluster["database_url"].replace("postgresql+asyncpg://", "postgresql://")
+    held: list[Any] = []
+
+    async def worker_busy() -> bool:
+        conn = await asyncpg.connect(dsn)
+        try:
+            held[:] = await conn.fetch(
+                "SELECT id FROM prediction WHERE status = 'GENERATING' AND lease_owner = $1",
+                worker_id,
+            )
+        finally:
+            await conn.close()
+        return bool(held)
+
+    await _wait_until(worker_busy, 30, "worker-a running a prediction")
+    worker = cluster["processes"]["worker-a"]
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 30) == 0
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT status, deliveries FROM prediction WHERE id = ANY($1::uuid[])",
+            [row["id"] for row in held],
+        )
+    finally:
+        await conn.close()
+    # Finished by the stopping worker itself, before it exited: not handed to another.
+    assert [(row["status"], row["deliveries"]) for row in rows] == [("COMPLETED", 1)] * len(held)
