@@ -16,10 +16,11 @@ from app.models.style import Style
 from app.models.subject import Subject
 from app.models.system_prompt import SystemPrompt
 from app.models.user import User
-from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.models.webhook import CallbackSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "CallbackSecret",
     "Generation",
     "GenerativeModel",
     "IdempotencyRecord",

@@ -108,6 +108,9 @@ class WebhookDelivery(SQLModel, table=True):
         default=None, foreign_key="webhook_endpoint.id", ondelete="CASCADE", index=True
     )
     url: str | None = Field(default=None, max_length=2048)
+    # A callback is signed with the callback secret of this scope (`CallbackSecret.scope`),
+    # looked up when sent, so a rotation applies to retries still pending.
+    signing_scope: str | None = Field(default=None, max_length=64)
     # One event reaches one target once, however many replicas saw it.
     dedupe_key: str = Field(max_length=255, unique=True)
     # `webhook-id`: the same on every attempt and manual re-send, so receivers can deduplicate.
@@ -126,6 +129,36 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1024)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+class CallbackSecret(SQLModel, table=True):
+    """The secret per-request callbacks of a scope (an organization, or a user's personal
+    space) are signed with: there is no endpoint to hold one, and a secret per request
+    would have to travel in the request, and be stored and shown with it."""
+
+    __tablename__ = "callback_secret"
+
+    id: uuid.UUID = uuid_pk()
+    # "organization:<id>" or "user:<id>"; the columns below only tie its life to the owner's.
+    scope: str = Field(max_length=64, unique=True)
+    organization_id: uuid.UUID | None = Field(
+        default=None, foreign_key="organization.id", ondelete="CASCADE", index=True
+    )
+    user_id: uuid.UUID | None = Field(
+        default=None, foreign_key="user.id", ondelete="CASCADE", index=True
+    )
+    # Needed in clear to sign, like an endpoint's; never logged.
+    secret: str = Field(max_length=128)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class CallbackSecretPublic(SQLModel):
+    secret: str = Field(
+        description="Standard Webhooks `whsec_…` secret that signs this scope's per-request "
+        "callbacks (`config.callback_url` of a generation)"
+    )
+    updated_at: datetime = Field(description="When it was created or last rotated")
 
 
 class WebhookAttempt(SQLModel, table=True):

@@ -21,12 +21,19 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.db import driver_statement
 from app.models.generation import Generation
-from app.models.webhook import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.models.webhook import (
+    CallbackSecret,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @cache
@@ -123,6 +130,27 @@ class WebhookRepository:
         else:
             return []
         return list((await self.session.exec(query)).all())
+
+    # --- callback secrets ---
+
+    async def callback_secret(self, scope: str) -> CallbackSecret | None:
+        query = select(CallbackSecret).where(CallbackSecret.scope == scope)
+        return (await self.session.exec(query)).first()
+
+    async def add_callback_secret_once(self, secret: CallbackSecret) -> CallbackSecret:
+        """Insert unless the scope has one; the scope's secret either way. A concurrent
+        first use meets the unique constraint inside a savepoint and reads the winner's."""
+        existing = await self.callback_secret(secret.scope)
+        if existing is not None:
+            return existing
+        try:
+            async with self.session.begin_nested():
+                self.session.add(secret)
+        except IntegrityError:
+            winner = await self.callback_secret(secret.scope)
+            assert winner is not None
+            return winner
+        return secret
 
     # --- deliveries ---
 

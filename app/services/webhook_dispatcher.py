@@ -155,6 +155,15 @@ class WebhookDispatcher:
                 return
             secret: str | None = None
             url = delivery.url
+            if delivery.signing_scope is not None:
+                signing = await repo.callback_secret(delivery.signing_scope)
+                if signing is None:
+                    # Deleted with its organization or user: never send it unsigned.
+                    self._finish(delivery, DeliveryStatus.FAILED, None, "signing secret deleted")
+                    session.add(delivery)
+                    await session.commit()
+                    return
+                secret = signing.secret
             if delivery.endpoint_id is not None:
                 endpoint = await repo.get_endpoint(delivery.endpoint_id)
                 if endpoint is None:

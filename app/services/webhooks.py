@@ -17,6 +17,7 @@ from app.core.url_guard import FetchError, UnsafeURLError, check_url
 from app.events.bus import EventType, GenerationEvent
 from app.models.webhook import (
     PING_EVENT,
+    CallbackSecret,
     DeliveryStatus,
     WebhookAttemptPublic,
     WebhookDelivery,
@@ -220,6 +221,7 @@ async def enqueue_callback(
     url: str,
     event: GenerationEvent,
     data: dict[str, Any],
+    signing_scope: str,
 ) -> bool:
     """Queue the per-request callback of a generation (its `config.callback_url`)."""
     delivery = _new_delivery(
@@ -230,7 +232,39 @@ async def enqueue_callback(
         url=url,
         generation_id=event.generation_id,
     )
+    delivery.signing_scope = signing_scope
     return await WebhookRepository(session).add_delivery_once(delivery)
+
+
+async def _ensure_callback_secret(
+    session: AsyncSession, owner_id: uuid.UUID, organization_id: uuid.UUID | None
+) -> CallbackSecret:
+    """The callback secret of an organization, or of the user's personal space."""
+    if organization_id is not None:
+        fresh = CallbackSecret(
+            scope=f"organization:{organization_id}",
+            organization_id=organization_id,
+            secret=new_secret(),
+        )
+    else:
+        fresh = CallbackSecret(scope=f"user:{owner_id}", user_id=owner_id, secret=new_secret())
+    return await WebhookRepository(session).add_callback_secret_once(fresh)
+
+
+async def callback_secret(session: AsyncSession, scope: OwnerScope) -> CallbackSecret:
+    """The secret the scope's callbacks are signed with, created on first use. Any member
+    may read it: members are who create generations with callbacks, and verify them."""
+    return await _ensure_callback_secret(session, scope.user_id, scope.organization_id)
+
+
+async def rotate_callback_secret(session: AsyncSession, scope: OwnerScope) -> CallbackSecret:
+    """A new secret for the scope; callbacks sent from now on, retries included, use it."""
+    secret = await _ensure_callback_secret(session, scope.user_id, scope.organization_id)
+    secret.secret = new_secret()
+    secret.updated_at = datetime.now(UTC)
+    session.add(secret)
+    await session.flush()
+    return secret
 
 
 FINAL_EVENTS = frozenset(
@@ -270,7 +304,13 @@ async def enqueue_generation_callback(
         "error_message": generation.error_message,
         "predictions": predictions,
     }
-    return int(await enqueue_callback(session, settings, url=url, event=event, data=data))
+    signing = await _ensure_callback_secret(
+        session, generation.owner_id, generation.organization_id
+    )
+    queued = await enqueue_callback(
+        session, settings, url=url, event=event, data=data, signing_scope=signing.scope
+    )
+    return int(queued)
 
 
 async def ping(

@@ -14,6 +14,7 @@ from app.api.deps import (
 )
 from app.models.common import Message
 from app.models.webhook import (
+    CallbackSecretPublic,
     DeliveryStatus,
     WebhookDeliveriesPublic,
     WebhookDeliveryPublic,
@@ -61,6 +62,24 @@ async def create_webhook(
     """
     endpoint = await service.create_endpoint(session, settings, principal, webhook_in)
     return WebhookEndpointCreated.model_validate(endpoint)
+
+
+# Before the `/{webhook_id}` routes, which would take "callback-secret" for an id.
+@router.get("/callback-secret")
+async def read_callback_secret(session: SessionDep, scope: OwnerScopeDep) -> CallbackSecretPublic:
+    """The secret that signs the per-request callbacks (`config.callback_url`) of the
+    organization's generations (`organization_id`), or of your own: verify their
+    `webhook-signature` as for endpoints. Created on first use."""
+    secret = await service.callback_secret(session, scope)
+    return CallbackSecretPublic.model_validate(secret)
+
+
+@router.post("/callback-secret/rotate")
+async def rotate_callback_secret(session: SessionDep, scope: OwnerScopeDep) -> CallbackSecretPublic:
+    """Replace the callback secret; callbacks sent from now on, retries included, use the
+    new one."""
+    secret = await service.rotate_callback_secret(session, scope)
+    return CallbackSecretPublic.model_validate(secret)
 
 
 @router.get("/{webhook_id}")
