@@ -94,10 +94,18 @@ def create_storage(settings: Settings) -> CounterStorage:
 
 
 class RateLimiter:
+    # How often an outage of the shared storage is reported while it lasts.
+    OUTAGE_REPORT_SECONDS = 60.0
+
     def __init__(self, settings: Settings, storage: CounterStorage | None = None) -> None:
         self.enabled = settings.RATE_LIMIT_ENABLED
         self.groups = parse_groups(settings.RATE_LIMITS)
         self.storage = storage or create_storage(settings)
+        # While the shared storage is down, requests are counted here: per process, so the
+        # budget is multiplied by the replicas, but login attempts and the rest stay bounded
+        # (not counting them at all would open the door to password guessing).
+        self._fallback = InProcessCounters()
+        self._next_outage_report = 0.0
 
     def limits_for(self, group: str) -> list[RateLimitItem]:
         return self.groups.get(group) or self.groups.get(DEFAULT_GROUP) or []
@@ -116,10 +124,11 @@ class RateLimiter:
                 # more Redis round trip per request).
                 count = await self.storage.incr(key, item.get_expiry(), amount=1)
                 reset_time = await self.storage.get_expiry(key)
-            except Exception:
-                # A limiter outage must not take the API down with it: fail open, loudly.
-                logger.warning("rate limit storage unavailable; request not counted", exc_info=True)
-                return None
+            except Exception as exc:
+                # A limiter outage must not take the API down with it.
+                self._report_outage(exc)
+                count = await self._fallback.incr(key, item.get_expiry(), amount=1)
+                reset_time = await self._fallback.get_expiry(key)
             states.append(
                 RateLimitState(
                     allowed=count <= item.amount,
@@ -134,3 +143,14 @@ class RateLimiter:
             return max(refused, key=lambda state: state.reset_after)
         # Else the limit with least headroom.
         return min(states, key=lambda state: state.remaining / max(state.limit, 1))
+
+    def _report_outage(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now < self._next_outage_report:
+            return
+        self._next_outage_report = now + self.OUTAGE_REPORT_SECONDS
+        logger.warning(
+            "rate limit storage unavailable (%s: %s); counting in this process meanwhile",
+            type(exc).__name__,
+            exc,
+        )

@@ -210,3 +210,23 @@ async def test_retry_after_names_the_longest_refusing_window(
     assert last.status_code == 429
     assert last.headers["X-RateLimit-Limit"] == "2"
     assert int(last.headers["Retry-After"]) > 1
+
+
+async def test_an_unreachable_shared_storage_still_limits_sign_in_attempts(
+    database_url: str, user: TestUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down: requests are counted in the process meanwhile (never not at all, which
+    would let anyone guess passwords at full speed), and the outage is reported once."""
+    from tests.fakes.server import free_port
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    limiter = rate_limit_core.RateLimiter(
+        make_settings(database_url, REDIS_URL=dead_redis, RATE_LIMITS={"login": "2/minute"})
+    )
+    with caplog.at_level("WARNING", logger="app.core.rate_limit"):
+        states = [await limiter.hit("login", f"user:{user.id}") for _ in range(3)]
+        other = await limiter.hit("login", "user:someone-else")
+    assert [s is not None and s.allowed for s in states] == [True, True, False]
+    assert other is not None and other.allowed
+    outages = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(outages) == 1
